@@ -1,0 +1,54 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "wirewatch",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "wirewatch-sensor", targets: ["wirewatch-sensor"]),
+        .library(name: "Packets", targets: ["Packets"]),
+        .library(name: "Flows", targets: ["Flows"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+    ],
+    targets: [
+        // libpcap from Debian's libpcap-dev; never vendored.
+        .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
+        // capture: libpcap handle -> CapturedPacket (timestamp, lengths, link type, bytes)
+        .target(name: "Capture", dependencies: ["CPcap"], swiftSettings: strict),
+        // decode: bytes -> link/IP/transport headers, DNS, HTTP, TLS (pure, no allocation per packet on L2-L4)
+        .target(
+            name: "Packets",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+        // flow: bidirectional flow table, Zeek history/conn_state, app events, records
+        .target(
+            name: "Flows",
+            dependencies: ["Packets", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+        // sensor pipeline: Capture -> Packets -> Flows -> record sink
+        .target(name: "Sensor", dependencies: ["Capture", "Packets", "Flows"], swiftSettings: strict),
+        .executableTarget(
+            name: "wirewatch-sensor",
+            dependencies: ["Sensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "PacketsTests", dependencies: ["Packets"], swiftSettings: strict),
+        .testTarget(name: "FlowsTests", dependencies: ["Flows", "Packets"], swiftSettings: strict),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture"], swiftSettings: strict),
+        .testTarget(
+            name: "SensorTests",
+            dependencies: ["Sensor", "Flows", "Capture", "Packets"],
+            swiftSettings: strict
+        ),
+    ]
+)

@@ -1,0 +1,191 @@
+import CPcap
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// One packet as libpcap delivered it. `bytes` is valid only during the callback that receives it.
+public struct CapturedPacket {
+    /// Seconds and nanoseconds since the epoch (the handle is opened with nanosecond precision).
+    public var seconds: Int64
+    public var nanoseconds: Int64
+    /// Bytes captured (≤ snaplen) and the packet's length on the wire.
+    public var capturedLength: Int
+    public var wireLength: Int
+    public var bytes: UnsafeRawBufferPointer
+
+    /// Epoch seconds as a Double with microsecond resolution at least.
+    public var timestamp: Double { Double(seconds) + Double(nanoseconds) / 1e9 }
+}
+
+/// Counters libpcap keeps for a live capture (pcap_stats).
+public struct CaptureCounters: Sendable, Hashable {
+    public var received: UInt64
+    public var droppedByKernel: UInt64
+    public var droppedByInterface: UInt64
+}
+
+/// Options for a live capture.
+public struct LiveOptions: Sendable {
+    public var snaplen: Int32 = 262_144
+    public var promiscuous = true
+    /// Kernel ring buffer in bytes; nil keeps libpcap's default (2 MiB on Linux).
+    public var bufferSize: Int32?
+    /// How long a read may wait for packets before returning, so timers and stop requests run.
+    public var readTimeoutMilliseconds: Int32 = 200
+    public var immediate = false
+    public init() {}
+}
+
+/// The result of one read.
+public enum ReadResult: Sendable, Equatable {
+    case packet
+    /// A live capture's read timeout expired with no packet.
+    case timeout
+    case endOfFile
+    /// The file ends inside a packet record: the packets before it were delivered.
+    case truncatedFile(String)
+    /// `breakLoop()` was called.
+    case interrupted
+}
+
+/// A libpcap handle on a capture file (pcap or pcapng) or a live interface. Not thread-safe:
+/// one capture thread owns it; only `breakLoop()` may be called from elsewhere.
+public final class PcapHandle: @unchecked Sendable {
+    private let handle: OpaquePointer
+    /// The file path or interface name, for messages.
+    public let source: String
+    public let isLive: Bool
+    public let linkTypeValue: Int32
+
+    private init(handle: OpaquePointer, source: String, isLive: Bool) {
+        self.handle = handle
+        self.source = source
+        self.isLive = isLive
+        self.linkTypeValue = pcap_datalink(handle)
+    }
+
+    deinit { pcap_close(handle) }
+
+    /// Opens a pcap or pcapng file, timestamps in nanoseconds whatever the file's resolution.
+    public static func openOffline(path: String) throws(CaptureError) -> PcapHandle {
+        var info = stat()
+        if stat(path, &info) != 0 {
+            if errno == ENOENT { throw .fileNotFound(path: path) }
+            throw .unreadableFile(path: path, reason: String(cString: strerror(errno)))
+        }
+        if (info.st_mode & S_IFMT) == S_IFDIR { throw .unreadableFile(path: path, reason: "is a directory") }
+        if info.st_size == 0 { throw .notACapture(path: path, reason: "empty file") }
+        var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
+        let opened = pcap_open_offline_with_tstamp_precision(path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
+        guard let opened else {
+            let reason = Self.text(errbuf)
+            if reason.contains("unknown file format") || reason.contains("truncated dump file")
+                || reason.contains("bad dump file format") || reason.contains("version")
+            {
+                throw .notACapture(path: path, reason: reason)
+            }
+            throw .unreadableFile(path: path, reason: reason)
+        }
+        return PcapHandle(handle: opened, source: path, isLive: false)
+    }
+
+    /// Opens a live interface. Errors distinguish a missing device from missing privileges.
+    public static func openLive(interface: String, options: LiveOptions) throws(CaptureError) -> PcapHandle {
+        var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
+        guard let created = pcap_create(interface, &errbuf) else {
+            throw .cannotActivate(interface: interface, reason: Self.text(errbuf))
+        }
+        pcap_set_snaplen(created, options.snaplen)
+        pcap_set_promisc(created, options.promiscuous ? 1 : 0)
+        pcap_set_timeout(created, options.readTimeoutMilliseconds)
+        if let size = options.bufferSize { pcap_set_buffer_size(created, size) }
+        if options.immediate { pcap_set_immediate_mode(created, 1) }
+        _ = pcap_set_tstamp_precision(created, Int32(PCAP_TSTAMP_PRECISION_NANO))
+        let status = pcap_activate(created)
+        if status < 0 {
+            let detail = String(cString: pcap_geterr(created))
+            pcap_close(created)
+            switch status {
+            case PCAP_ERROR_NO_SUCH_DEVICE: throw .noSuchInterface(interface: interface)
+            case PCAP_ERROR_PERM_DENIED: throw .permissionDenied(interface: interface, reason: detail)
+            default:
+                if detail.contains("No such device") { throw .noSuchInterface(interface: interface) }
+                if detail.contains("Operation not permitted") || detail.contains("ermission") {
+                    throw .permissionDenied(interface: interface, reason: detail)
+                }
+                throw .cannotActivate(interface: interface, reason: detail)
+            }
+        }
+        return PcapHandle(handle: created, source: interface, isLive: true)
+    }
+
+    /// Compiles and installs a BPF filter (tcpdump syntax).
+    public func setFilter(_ expression: String) throws(CaptureError) {
+        var program = bpf_program()
+        if pcap_compile(handle, &program, expression, 1, PCAP_NETMASK_UNKNOWN) != 0 {
+            throw .badFilter(expression: expression, reason: String(cString: pcap_geterr(handle)))
+        }
+        defer { pcap_freecode(&program) }
+        if pcap_setfilter(handle, &program) != 0 {
+            throw .badFilter(expression: expression, reason: String(cString: pcap_geterr(handle)))
+        }
+    }
+
+    /// The link type's libpcap name, e.g. EN10MB.
+    public var linkTypeName: String {
+        guard let name = pcap_datalink_val_to_name(linkTypeValue) else { return "DLT \(linkTypeValue)" }
+        return String(cString: name)
+    }
+
+    /// Reads one packet and hands it to `body`.
+    @inline(__always)
+    public func next(_ body: (CapturedPacket) -> Void) throws(CaptureError) -> ReadResult {
+        var header: UnsafeMutablePointer<pcap_pkthdr>?
+        var data: UnsafePointer<UInt8>?
+        let status = pcap_next_ex(handle, &header, &data)
+        switch status {
+        case 1:
+            guard let header, let data else { return .timeout }
+            let caplen = Int(header.pointee.caplen)
+            let packet = CapturedPacket(
+                seconds: Int64(header.pointee.ts.tv_sec), nanoseconds: Int64(header.pointee.ts.tv_usec),
+                capturedLength: caplen, wireLength: Int(header.pointee.len),
+                bytes: UnsafeRawBufferPointer(start: data, count: caplen))
+            body(packet)
+            return .packet
+        case 0:
+            return .timeout
+        case -2:  // end of file, or PCAP_ERROR_BREAK after breakLoop()
+            return isLive ? .interrupted : .endOfFile
+        default:
+            let reason = String(cString: pcap_geterr(handle))
+            if !isLive && (reason.contains("truncated") || reason.contains("only got")) {
+                return .truncatedFile(reason)
+            }
+            throw .readFailed(source: source, reason: reason)
+        }
+    }
+
+    /// Makes a blocked `next` return `.interrupted`; safe to call from another thread or a signal handler.
+    public func breakLoop() { pcap_breakloop(handle) }
+
+    /// Kernel and interface drop counters of a live capture; nil for files.
+    public func counters() -> CaptureCounters? {
+        guard isLive else { return nil }
+        var stats = pcap_stat()
+        guard pcap_stats(handle, &stats) == 0 else { return nil }
+        return CaptureCounters(
+            received: UInt64(stats.ps_recv), droppedByKernel: UInt64(stats.ps_drop),
+            droppedByInterface: UInt64(stats.ps_ifdrop))
+    }
+
+    static func text(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The version string of the libpcap in use.
+    public static var libraryVersion: String { String(cString: pcap_lib_version()) }
+}

@@ -1,0 +1,82 @@
+import Crypto
+import Packets
+
+/// The Community ID v1 flow hash (corelight/community-id-spec), so records join with Zeek's and Suricata's.
+public enum CommunityID {
+    /// ICMP types that come in request/response pairs, with their counterpart (Zeek's ICMP analyzer mapping).
+    static let icmpv4Counterpart: [UInt8: UInt8] = [
+        8: 0, 0: 8,  // echo
+        13: 14, 14: 13,  // timestamp
+        15: 16, 16: 15,  // information
+        10: 9, 9: 10,  // router solicitation / advertisement
+        17: 18, 18: 17,  // address mask
+    ]
+    static let icmpv6Counterpart: [UInt8: UInt8] = [
+        128: 129, 129: 128,  // echo
+        133: 134, 134: 133,  // router solicitation / advertisement
+        135: 136, 136: 135,  // neighbor solicitation / advertisement
+        130: 131, 131: 130,  // multicast listener query / report
+        139: 140, 140: 139,  // node information query / response
+        144: 145, 145: 144,  // home agent address discovery
+    ]
+
+    /// The (source port, destination port, one-way) equivalents of an ICMP type and code.
+    public static func icmpPorts(type: UInt8, code: UInt8, v6: Bool) -> (UInt16, UInt16, Bool) {
+        if let counterpart = (v6 ? icmpv6Counterpart : icmpv4Counterpart)[type] {
+            return (UInt16(type), UInt16(counterpart), false)
+        }
+        return (UInt16(type), UInt16(code), true)
+    }
+
+    /// Computes `1:<base64(sha1(seed . saddr . daddr . proto . 0 . sport . dport))>` with the smaller endpoint first
+    /// (unless the ICMP message is one-way).
+    public static func hash(
+        source: IPAddress, destination: IPAddress, sourcePort: UInt16, destinationPort: UInt16,
+        proto: UInt8, seed: UInt16 = 0, oneWay: Bool = false
+    ) -> String {
+        var saddr = source
+        var daddr = destination
+        var sport = sourcePort
+        var dport = destinationPort
+        if !oneWay && (daddr < saddr || (daddr == saddr && dport < sport)) {
+            swap(&saddr, &daddr)
+            swap(&sport, &dport)
+        }
+        var input: [UInt8] = [UInt8(seed >> 8), UInt8(seed & 0xFF)]
+        input += saddr.bytes
+        input += daddr.bytes
+        input += [proto, 0]
+        let hasPorts = proto == IPProtocol.tcp || proto == IPProtocol.udp || proto == IPProtocol.sctp
+            || proto == IPProtocol.icmp || proto == IPProtocol.icmpv6
+        if hasPorts {
+            input += [UInt8(sport >> 8), UInt8(sport & 0xFF), UInt8(dport >> 8), UInt8(dport & 0xFF)]
+        }
+        let digest = Insecure.SHA1.hash(data: input)
+        return "1:" + Base64.encode(Array(digest))
+    }
+}
+
+/// Standard base64 (RFC 4648 §4) with padding; small enough not to need Foundation.
+public enum Base64 {
+    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    public static func encode(_ bytes: [UInt8]) -> String {
+        var out = [UInt8]()
+        out.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var i = 0
+        while i + 3 <= bytes.count {
+            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+            out += [alphabet[Int(n >> 18)], alphabet[Int((n >> 12) & 63)], alphabet[Int((n >> 6) & 63)], alphabet[Int(n & 63)]]
+            i += 3
+        }
+        let rest = bytes.count - i
+        if rest == 1 {
+            let n = UInt32(bytes[i]) << 16
+            out += [alphabet[Int(n >> 18)], alphabet[Int((n >> 12) & 63)], UInt8(ascii: "="), UInt8(ascii: "=")]
+        } else if rest == 2 {
+            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
+            out += [alphabet[Int(n >> 18)], alphabet[Int((n >> 12) & 63)], alphabet[Int((n >> 6) & 63)], UInt8(ascii: "=")]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

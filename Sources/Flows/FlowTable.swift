@@ -1,0 +1,489 @@
+import Packets
+
+/// The bidirectional flow table: packets in, records out. Time is packet time throughout, so a capture read
+/// offline yields what the same traffic yields live. Not thread-safe: one capture thread owns it.
+public final class FlowTable {
+    public let config: FlowConfig
+    private let emit: (Record) -> Void
+    private var flows: [FlowKey: Flow] = [:]
+    private var uids: UIDGenerator
+    /// The latest packet time seen.
+    public private(set) var now: Double = 0
+    private var nextSweep: Double = 0
+    private var series: SeriesAccumulator
+
+    // Counters reported in `stats`.
+    public private(set) var flowsCreated: UInt64 = 0
+    public private(set) var flowsEvicted: UInt64 = 0
+    public private(set) var weird: [String: UInt64] = [:]
+    public var count: Int { flows.count }
+
+    public init(config: FlowConfig, emit: @escaping (Record) -> Void) {
+        self.config = config
+        self.emit = emit
+        self.uids = UIDGenerator(seed: config.uidSeed)
+        self.series = SeriesAccumulator(interval: config.seriesInterval, sensor: config.sensor)
+    }
+
+    /// Counts a problem under its stable name (a Zeek-style "weird").
+    public func count(weird name: String) { weird[name, default: 0] += 1 }
+
+    /// Processes one decoded IP packet. `bytes` is the buffer `packet`'s offsets refer to.
+    public func process(_ packet: DecodedPacket, bytes: UnsafeRawBufferPointer, timestamp ts: Double) {
+        advance(to: ts)
+        let ip = packet.ip
+        var sourcePort: UInt16 = 0
+        var destinationPort: UInt16 = 0
+        var source = ip.source
+        var destination = ip.destination
+        var reversed = false  // the packet travels from the key's "destination" side (an ICMP reply)
+        switch packet.transport {
+        case .tcp(let tcp):
+            sourcePort = tcp.sourcePort
+            destinationPort = tcp.destinationPort
+        case .udp(let udp):
+            sourcePort = udp.sourcePort
+            destinationPort = udp.destinationPort
+        case .icmp(let icmp), .icmpv6(let icmp):
+            let v6 = ip.proto == IPProtocol.icmpv6
+            let (a, b, oneWay) = CommunityID.icmpPorts(type: icmp.type, code: icmp.code, v6: v6)
+            let isReply = !oneWay && Self.isICMPReply(icmp.type, v6: v6)
+            if isReply {
+                // Key the reply by its request: (requester, request type) -> (responder, reply type).
+                swap(&source, &destination)
+                sourcePort = b
+                destinationPort = a
+                reversed = true
+            } else {
+                sourcePort = a
+                destinationPort = b
+            }
+            if let embedded = icmp.embedded { noteICMPError(icmp, embedded: embedded, packet: packet) }
+        case .other:
+            break
+        }
+        let (key, sourceIsLow) = FlowKey.make(
+            source: source, sourcePort: sourcePort, destination: destination, destinationPort: destinationPort,
+            proto: ip.proto, vlan: packet.vlan, innerVlan: packet.innerVlan)
+        let flow: Flow
+        if let existing = flows[key] {
+            flow = existing
+        } else {
+            flow = makeFlow(key: key, packet: packet, source: source, sourcePort: sourcePort, destination: destination,
+                            destinationPort: destinationPort, sourceIsLow: sourceIsLow, reversed: reversed, ts: ts)
+        }
+        let fromOriginator = (sourceIsLow == flow.origIsLow) != reversed
+        flow.last = max(flow.last, ts)
+        if packet.isCut { flow.truncated = true }
+        let ipBytes = UInt64(ip.totalLength)
+        series.add(proto: ip.proto, bytes: ipBytes)
+        if fromOriginator {
+            flow.orig.packets += 1
+            flow.orig.ipBytes += ipBytes
+        } else {
+            flow.resp.packets += 1
+            flow.resp.ipBytes += ipBytes
+        }
+        switch packet.transport {
+        case .tcp(let tcp):
+            processTCP(flow, tcp, packet: packet, bytes: bytes, fromOriginator: fromOriginator, ts: ts)
+        case .udp(let udp):
+            let length = UInt64(packet.declaredPayloadLength)
+            if fromOriginator { flow.orig.payloadBytes += length } else { flow.resp.payloadBytes += length }
+            if length > 0 { flow.addHistory(UInt8(ascii: "D"), fromOriginator: fromOriginator) }
+            if config.dnsPorts.contains(udp.sourcePort) || config.dnsPorts.contains(udp.destinationPort),
+                packet.payloadLength > 0
+            {
+                let payload = UnsafeRawBufferPointer(rebasing: bytes[packet.payloadOffset..<(packet.payloadOffset + packet.payloadLength)])
+                processDNS(flow, payload: payload, fromOriginator: fromOriginator, ts: ts)
+            }
+        case .icmp(let icmp), .icmpv6(let icmp):
+            let length = UInt64(packet.declaredPayloadLength)
+            if fromOriginator { flow.orig.payloadBytes += length } else { flow.resp.payloadBytes += length }
+            if flow.icmpType == nil {
+                flow.icmpType = icmp.type
+                flow.icmpCode = icmp.code
+            }
+        case .other:
+            let length = UInt64(packet.declaredPayloadLength)
+            if fromOriginator { flow.orig.payloadBytes += length } else { flow.resp.payloadBytes += length }
+        }
+    }
+
+    private static func isICMPReply(_ type: UInt8, v6: Bool) -> Bool {
+        v6 ? [129, 134, 136, 131, 140, 145].contains(type) : [0, 14, 16, 9, 18].contains(type)
+    }
+
+    private func makeFlow(
+        key: FlowKey, packet: DecodedPacket, source: IPAddress, sourcePort: UInt16, destination: IPAddress,
+        destinationPort: UInt16, sourceIsLow: Bool, reversed: Bool, ts: Double
+    ) -> Flow {
+        if flows.count >= config.maxFlows { evictIdlest() }
+        // The originator sent the first packet, except that a SYN-ACK seen first was answering the other side.
+        var flipped = false
+        if case .tcp(let tcp) = packet.transport, tcp.flags.contains(.syn), tcp.flags.contains(.ack) { flipped = true }
+        var oneWay = false
+        if case .icmp(let icmp) = packet.transport {
+            oneWay = CommunityID.icmpPorts(type: icmp.type, code: icmp.code, v6: false).2
+        } else if case .icmpv6(let icmp) = packet.transport {
+            oneWay = CommunityID.icmpPorts(type: icmp.type, code: icmp.code, v6: true).2
+        }
+        let origIsSource = !flipped
+        let origAddress = origIsSource ? source : destination
+        let origPort = origIsSource ? sourcePort : destinationPort
+        let respAddress = origIsSource ? destination : source
+        let respPort = origIsSource ? destinationPort : sourcePort
+        let communityID = CommunityID.hash(
+            source: origAddress, destination: respAddress, sourcePort: origPort, destinationPort: respPort,
+            proto: key.proto, seed: config.communityIDSeed, oneWay: oneWay)
+        let flow = Flow(
+            key: key, uid: uids.next(), origAddress: origAddress, origPort: origPort, respAddress: respAddress,
+            respPort: respPort, origIsLow: origIsSource ? sourceIsLow : !sourceIsLow, vlan: packet.vlan,
+            innerVlan: packet.innerVlan, communityID: communityID, start: ts)
+        if flipped { flow.history.append(UInt8(ascii: "^")) }
+        flows[key] = flow
+        flowsCreated += 1
+        series.newFlow(proto: key.proto)
+        _ = reversed
+        return flow
+    }
+
+    // MARK: TCP
+
+    private func processTCP(
+        _ flow: Flow, _ tcp: TCPHeader, packet: DecodedPacket, bytes: UnsafeRawBufferPointer, fromOriginator: Bool,
+        ts: Double
+    ) {
+        let flags = tcp.flags
+        var endpoint = fromOriginator ? flow.orig : flow.resp
+        var peer = fromOriginator ? flow.resp : flow.orig
+        endpoint.flags.formUnion(flags)
+        let syn = flags.contains(.syn)
+        let ack = flags.contains(.ack)
+        let fin = flags.contains(.fin)
+        let rst = flags.contains(.rst)
+        let length = packet.declaredPayloadLength
+
+        // History letters (Zeek's conn.log "history").
+        if syn && (fin || rst) { flow.addHistory(UInt8(ascii: "Q"), fromOriginator: fromOriginator) }
+        if syn { flow.addHistory(UInt8(ascii: ack ? "H" : "S"), fromOriginator: fromOriginator) }
+        if fin { flow.addHistory(UInt8(ascii: "F"), fromOriginator: fromOriginator) }
+        if rst { flow.addHistory(UInt8(ascii: "R"), fromOriginator: fromOriginator) }
+        if ack && !syn && !fin && !rst && length == 0 { flow.addHistory(UInt8(ascii: "A"), fromOriginator: fromOriginator) }
+        if length > 0 { flow.addHistory(UInt8(ascii: "D"), fromOriginator: fromOriginator) }
+        if tcp.window == 0 && !syn && !rst { flow.addHistory(UInt8(ascii: "W"), fromOriginator: fromOriginator) }
+
+        // Endpoint state machine, after Zeek's TCP_Endpoint states.
+        if rst {
+            endpoint.state = .reset
+        } else if fin {
+            endpoint.state = .closed
+        } else if syn {
+            if endpoint.state == .inactive { endpoint.state = ack ? .synAckSent : .synSent }
+        } else {
+            switch endpoint.state {
+            case .inactive:
+                // Mid-stream pickup: no SYN seen from this side.
+                endpoint.state = .partial
+            case .synSent, .synAckSent:
+                if ack { endpoint.state = .established }
+            default:
+                break
+            }
+            if ack && peer.state == .synAckSent && endpoint.state == .established { peer.state = .established }
+        }
+        if (syn && ack) && peer.state == .synSent {
+            // The SYN-ACK completes the originator's half of the handshake once acknowledged; nothing more here.
+        }
+
+        // Sequence tracking: payload bytes once, retransmissions counted, in-order bytes to the application.
+        var newBytes = length
+        var deliverFrom = 0  // bytes of this segment's captured payload already delivered before
+        var gap = false
+        let sequenceAfterSyn = syn ? tcp.sequence &+ 1 : tcp.sequence
+        if let expected = endpoint.nextSequence {
+            let delta = Int32(bitPattern: sequenceAfterSyn &- expected)
+            if delta < 0 {
+                let overlap = Int(delta.magnitude)
+                if length > 0 && overlap >= length {
+                    flow.retransPackets += 1
+                    flow.addHistory(UInt8(ascii: "T"), fromOriginator: fromOriginator)
+                    newBytes = 0
+                } else {
+                    newBytes = max(0, length - overlap)
+                }
+                deliverFrom = min(overlap, length)
+            } else if delta > 0 && length > 0 {
+                gap = true
+            }
+            let end = sequenceAfterSyn &+ UInt32(truncatingIfNeeded: length)
+            if Int32(bitPattern: end &- expected) > 0 { endpoint.nextSequence = end }
+        } else if syn || length > 0 {
+            endpoint.nextSequence = sequenceAfterSyn &+ UInt32(truncatingIfNeeded: length)
+        }
+        endpoint.payloadBytes += UInt64(newBytes)
+        if fin || rst { flow.closing = true }
+
+        if fromOriginator {
+            flow.orig = endpoint
+            flow.resp = peer
+        } else {
+            flow.resp = endpoint
+            flow.orig = peer
+        }
+
+        // Application layer.
+        let captured = packet.payloadLength
+        guard captured > 0 || (gap && length > 0) else { return }
+        if gap {
+            noteGap(flow, fromOriginator: fromOriginator)
+        }
+        guard deliverFrom < captured else { return }
+        let start = packet.payloadOffset + deliverFrom
+        let payload = UnsafeRawBufferPointer(rebasing: bytes[start..<(packet.payloadOffset + captured)])
+        feedTCPApplication(flow, payload: payload, fromOriginator: fromOriginator, ts: ts)
+        if captured < length {
+            // Snaplen cut the segment: the rest of the stream cannot be parsed in order.
+            noteGap(flow, fromOriginator: fromOriginator)
+        }
+    }
+
+    private func noteGap(_ flow: Flow, fromOriginator: Bool) {
+        flow.http?.noteGap(from: fromOriginator ? .originator : .responder)
+        if fromOriginator {
+            flow.tlsOrig = nil
+            flow.dnsOrig = nil
+        } else {
+            flow.tlsResp = nil
+            flow.dnsResp = nil
+        }
+    }
+
+    private func feedTCPApplication(_ flow: Flow, payload: UnsafeRawBufferPointer, fromOriginator: Bool, ts: Double) {
+        if !flow.appDecided {
+            flow.appDecided = true
+            if config.dnsPorts.contains(flow.respPort) || config.dnsPorts.contains(flow.origPort) {
+                flow.dnsOrig = DNSTCPFramer()
+                flow.dnsResp = DNSTCPFramer()
+            } else if fromOriginator, let first = payload.first {
+                if first == 0x16 {
+                    flow.tlsOrig = TLSStreamScanner()
+                    flow.tlsResp = TLSStreamScanner()
+                    flow.tlsStart = ts
+                } else if first >= UInt8(ascii: "A") && first <= UInt8(ascii: "Z") {
+                    flow.http = HTTPConnectionParser()
+                }
+            }
+        }
+        if flow.http != nil {
+            feedHTTP(flow, payload: payload, fromOriginator: fromOriginator, ts: ts)
+        } else if flow.tlsOrig != nil || flow.tlsResp != nil {
+            feedTLS(flow, payload: payload, fromOriginator: fromOriginator, ts: ts)
+        } else if fromOriginator, flow.dnsOrig != nil {
+            let messages = flow.dnsOrig?.feed(payload) ?? []
+            for message in messages { processDNSMessageBytes(flow, message, fromOriginator: true, ts: ts) }
+        } else if !fromOriginator, flow.dnsResp != nil {
+            let messages = flow.dnsResp?.feed(payload) ?? []
+            for message in messages { processDNSMessageBytes(flow, message, fromOriginator: false, ts: ts) }
+        }
+    }
+
+    private func feedHTTP(_ flow: Flow, payload: UnsafeRawBufferPointer, fromOriginator: Bool, ts: Double) {
+        guard var parser = flow.http else { return }
+        flow.http = nil  // keep the parser's buffers uniquely referenced while it works
+        let before = parser.requestsStarted
+        let done = parser.feed(payload, from: fromOriginator ? .originator : .responder)
+        if parser.requestsStarted > before {
+            for _ in before..<parser.requestsStarted { flow.httpRequestTimes.append(ts) }
+        }
+        if parser.isNotHTTP {
+            flow.http = nil
+            return
+        }
+        if flow.service == nil && parser.requestsStarted > 0 { flow.service = "http" }
+        flow.http = parser
+        for transaction in done { emitHTTP(flow, transaction) }
+    }
+
+    private func emitHTTP(_ flow: Flow, _ transaction: HTTPTransaction) {
+        let ts = flow.httpRequestTimes.isEmpty ? flow.last : flow.httpRequestTimes.removeFirst()
+        flow.httpDepth += 1
+        emit(.http(HTTPRecord(ts: ts, uid: flow.uid, sensor: config.sensor, id: flow.connID,
+                              transDepth: flow.httpDepth, transaction: transaction)))
+    }
+
+    private func feedTLS(_ flow: Flow, payload: UnsafeRawBufferPointer, fromOriginator: Bool, ts: Double) {
+        if fromOriginator {
+            guard var scanner = flow.tlsOrig else { return }
+            flow.tlsOrig = nil
+            switch scanner.feed(payload) {
+            case .needMore: flow.tlsOrig = scanner
+            case .clientHello(let hello):
+                flow.clientHello = hello
+                flow.service = "ssl"
+                flow.tlsStart = ts
+            case .serverHello, .notTLS: break
+            }
+        } else {
+            guard var scanner = flow.tlsResp else { return }
+            flow.tlsResp = nil
+            switch scanner.feed(payload) {
+            case .needMore: flow.tlsResp = scanner
+            case .serverHello(let hello):
+                flow.serverHello = hello
+                if flow.clientHello != nil { emitTLS(flow) }
+            case .clientHello, .notTLS: break
+            }
+        }
+    }
+
+    private func emitTLS(_ flow: Flow) {
+        guard !flow.tlsLogged, let client = flow.clientHello else { return }
+        flow.tlsLogged = true
+        let server = flow.serverHello
+        let version = server.map { TLSVersionName.name($0.selectedVersion) }
+        let alpn = server?.alpn.map { [$0] } ?? client.alpn
+        emit(.tls(TLSRecord(
+            ts: flow.tlsStart, uid: flow.uid, sensor: config.sensor, id: flow.connID, version: version,
+            cipher: server?.cipherSuite, serverName: client.serverName, alpn: alpn, ja3: client.ja3,
+            ja4: client.ja4(transport: .tcp))))
+    }
+
+    // MARK: DNS
+
+    private func processDNS(_ flow: Flow, payload: UnsafeRawBufferPointer, fromOriginator: Bool, ts: Double) {
+        do {
+            let message = try DNSMessage(parsing: payload)
+            if flow.service == nil { flow.service = "dns" }
+            handleDNS(flow, message, fromOriginator: fromOriginator, ts: ts)
+        } catch {
+            count(weird: error.counterName)
+        }
+    }
+
+    private func processDNSMessageBytes(_ flow: Flow, _ bytes: [UInt8], fromOriginator: Bool, ts: Double) {
+        bytes.withUnsafeBytes { processDNS(flow, payload: $0, fromOriginator: fromOriginator, ts: ts) }
+    }
+
+    private func handleDNS(_ flow: Flow, _ message: DNSMessage, fromOriginator: Bool, ts: Double) {
+        if !message.isResponse {
+            if flow.dnsPending[message.id] == nil {
+                if flow.dnsPending.count >= config.maxPendingDNSQueries, !flow.dnsPendingOrder.isEmpty {
+                    let oldest = flow.dnsPendingOrder.removeFirst()
+                    if let query = flow.dnsPending.removeValue(forKey: oldest) { emitDNS(flow, query: query, response: nil, ts: query.ts) }
+                }
+                flow.dnsPendingOrder.append(message.id)
+            }
+            flow.dnsPending[message.id] = PendingDNSQuery(ts: ts, message: message, fromOriginator: fromOriginator)
+            return
+        }
+        if let query = flow.dnsPending.removeValue(forKey: message.id) {
+            if let index = flow.dnsPendingOrder.firstIndex(of: message.id) { flow.dnsPendingOrder.remove(at: index) }
+            emitDNS(flow, query: query, response: message, ts: ts)
+        } else {
+            emitDNS(flow, query: nil, response: message, ts: ts)
+        }
+    }
+
+    private func emitDNS(_ flow: Flow, query: PendingDNSQuery?, response: DNSMessage?, ts: Double) {
+        let question = query?.message.questions.first ?? response?.questions.first
+        let rcode = response?.rcode
+        emit(.dns(DNSRecord(
+            ts: query?.ts ?? ts, uid: flow.uid, sensor: config.sensor, id: flow.connID, proto: flow.proto,
+            transID: query?.message.id ?? response?.id ?? 0, query: question?.name,
+            qtype: question?.type, qtypeName: question.map { DNSNames.typeName($0.type) },
+            rcode: rcode, rcodeName: rcode.map { DNSNames.rcodeName($0) },
+            answers: response?.answers.map(\.data) ?? [], ttls: response?.answers.map { Double($0.ttl) } ?? [],
+            rtt: query.flatMap { q in response.map { _ in ts - q.ts } },
+            rejected: rcode.map { $0 == 5 } ?? false)))
+    }
+
+    // MARK: ICMP errors
+
+    /// Ties an ICMP error to the flow whose packet it quotes (a port unreachable to the UDP probe that caused it).
+    private func noteICMPError(_ icmp: ICMPHeader, embedded: EmbeddedPacket, packet: DecodedPacket) {
+        let (key, _) = FlowKey.make(
+            source: embedded.source, sourcePort: embedded.sourcePort ?? 0, destination: embedded.destination,
+            destinationPort: embedded.destinationPort ?? 0, proto: embedded.proto, vlan: packet.vlan,
+            innerVlan: packet.innerVlan)
+        guard let flow = flows[key] else { return }
+        flow.icmpType = icmp.type
+        flow.icmpCode = icmp.code
+    }
+
+    // MARK: Timers
+
+    /// Moves packet time forward: closes the series interval and expires idle flows, at most once a second.
+    public func advance(to ts: Double) {
+        guard ts > now else { return }
+        now = ts
+        if let record = series.roll(to: ts) { emit(.series(record)) }
+        guard ts >= nextSweep else { return }
+        nextSweep = ts + 1
+        sweep(now: ts)
+    }
+
+    private func idleTimeout(_ flow: Flow) -> Double {
+        switch flow.proto {
+        case IPProtocol.tcp: return flow.closing ? config.tcpClosedTimeout : config.tcpIdleTimeout
+        case IPProtocol.udp: return config.udpIdleTimeout
+        case IPProtocol.icmp, IPProtocol.icmpv6: return config.icmpIdleTimeout
+        default: return config.otherIdleTimeout
+        }
+    }
+
+    private func sweep(now: Double) {
+        var expired: [Flow] = []
+        for flow in flows.values {
+            if now - flow.last >= idleTimeout(flow) {
+                expired.append(flow)
+            } else if now - flow.lastExport >= config.activeTimeout {
+                flow.lastExport = now
+                flow.interimCount += 1
+                emit(.flow(flow.record(sensor: config.sensor, final: false, reason: "active")))
+            }
+        }
+        expired.sort { $0.start < $1.start }
+        for flow in expired {
+            let reason: String
+            if flow.closing {
+                reason = flow.orig.state == .reset || flow.resp.state == .reset ? "rst" : "fin"
+            } else {
+                reason = "idle"
+            }
+            finish(flow, reason: reason)
+        }
+    }
+
+    private func finish(_ flow: Flow, reason: String) {
+        flows.removeValue(forKey: flow.key)
+        if var parser = flow.http {
+            flow.http = nil
+            for transaction in parser.finish() { emitHTTP(flow, transaction) }
+        }
+        if flow.clientHello != nil { emitTLS(flow) }
+        for id in flow.dnsPendingOrder {
+            if let query = flow.dnsPending[id] { emitDNS(flow, query: query, response: nil, ts: query.ts) }
+        }
+        flow.dnsPending.removeAll()
+        flow.dnsPendingOrder.removeAll()
+        emit(.flow(flow.record(sensor: config.sensor, final: true, reason: reason)))
+    }
+
+    /// Evicts the longest-idle hundredth of the table (at least one flow), emitting each as a final record.
+    private func evictIdlest() {
+        let victims = max(1, flows.count / 100)
+        let ordered = flows.values.sorted { $0.last < $1.last }.prefix(victims)
+        for flow in ordered {
+            flowsEvicted += 1
+            finish(flow, reason: "evicted")
+        }
+    }
+
+    /// Ends every flow (end of capture, shutdown) and the current series interval.
+    public func flushAll() {
+        let remaining = flows.values.sorted { $0.start < $1.start }
+        for flow in remaining { finish(flow, reason: "end") }
+        if let record = series.flush() { emit(.series(record)) }
+    }
+}

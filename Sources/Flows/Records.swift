@@ -1,0 +1,200 @@
+import Packets
+
+/// The endpoints of a connection from the originator's point of view (Zeek's `conn_id`).
+public struct ConnID: Hashable, Sendable {
+    public var origHost: IPAddress
+    public var origPort: UInt16
+    public var respHost: IPAddress
+    public var respPort: UInt16
+
+    func write(to json: inout JSONObjectWriter) {
+        json.string("id.orig_h", origHost.description)
+        json.int("id.orig_p", origPort)
+        json.string("id.resp_h", respHost.description)
+        json.int("id.resp_p", respPort)
+    }
+}
+
+/// A flow (Zeek conn.log) record; interim when `final` is false (active timeout), with cumulative counters
+/// under the same `uid`, so the last record of a uid supersedes the earlier ones.
+public struct FlowRecord: Hashable, Sendable {
+    public var ts: Double
+    public var uid: String
+    public var sensor: String
+    public var id: ConnID
+    public var proto: UInt8
+    public var service: String?
+    public var duration: Double
+    public var origBytes: UInt64
+    public var respBytes: UInt64
+    public var origPackets: UInt64
+    public var respPackets: UInt64
+    public var origIPBytes: UInt64
+    public var respIPBytes: UInt64
+    public var connState: String
+    public var history: String
+    public var tcpFlagsOrig: TCPFlags?
+    public var tcpFlagsResp: TCPFlags?
+    public var retransPackets: UInt64
+    public var icmpType: UInt8?
+    public var icmpCode: UInt8?
+    public var vlan: UInt16?
+    public var innerVlan: UInt16?
+    public var communityID: String
+    public var final: Bool
+    /// Why the flow ended: "fin", "rst", "idle", "active" (interim), "evicted", "end" (end of capture or shutdown).
+    public var reason: String
+    /// The capture held fewer bytes than the packets declared (snaplen) somewhere in this flow.
+    public var truncated: Bool
+
+    /// `tcp`, `udp`, `icmp`, `icmpv6`, or the protocol number.
+    public var protoName: String { FlowRecord.protoName(proto) }
+
+    public static func protoName(_ proto: UInt8) -> String {
+        switch proto {
+        case IPProtocol.tcp: return "tcp"
+        case IPProtocol.udp: return "udp"
+        case IPProtocol.icmp: return "icmp"
+        case IPProtocol.icmpv6: return "icmpv6"
+        default: return String(proto)
+        }
+    }
+}
+
+/// A DNS request/response pair (Zeek dns.log).
+public struct DNSRecord: Hashable, Sendable {
+    public var ts: Double
+    public var uid: String
+    public var sensor: String
+    public var id: ConnID
+    public var proto: UInt8
+    public var transID: UInt16
+    public var query: String?
+    public var qtype: UInt16?
+    public var qtypeName: String?
+    public var rcode: UInt16?
+    public var rcodeName: String?
+    public var answers: [String]
+    public var ttls: [Double]
+    public var rtt: Double?
+    public var rejected: Bool
+}
+
+/// An HTTP request/response pair (Zeek http.log).
+public struct HTTPRecord: Hashable, Sendable {
+    public var ts: Double
+    public var uid: String
+    public var sensor: String
+    public var id: ConnID
+    public var transDepth: Int
+    public var transaction: HTTPTransaction
+}
+
+/// A TLS handshake (Zeek ssl.log plus JA3/JA4).
+public struct TLSRecord: Hashable, Sendable {
+    public var ts: Double
+    public var uid: String
+    public var sensor: String
+    public var id: ConnID
+    public var version: String?
+    public var cipher: UInt16?
+    public var serverName: String?
+    public var alpn: [String]
+    public var ja3: String?
+    public var ja4: String?
+}
+
+/// Per-sensor counters for one interval of packet time, the input of volume-anomaly detection.
+public struct SeriesRecord: Hashable, Sendable {
+    public var ts: Double
+    public var interval: Double
+    public var sensor: String
+    public var packets: UInt64
+    public var bytes: UInt64
+    public var flows: UInt64
+    /// Per protocol name ("tcp", "udp", "icmp", "icmpv6", "other"): packets, bytes, new flows.
+    public var perProtocol: [String: ProtocolCounters]
+}
+
+/// Packets, IP bytes and new flows of one protocol.
+public struct ProtocolCounters: Hashable, Sendable {
+    public var packets: UInt64 = 0
+    public var bytes: UInt64 = 0
+    public var flows: UInt64 = 0
+    public init() {}
+}
+
+/// Capture and sensor health.
+public struct StatsRecord: Hashable, Sendable {
+    public var ts: Double
+    public var sensor: String
+    public var source: String
+    public var packetsReceived: UInt64
+    public var packetsDroppedKernel: UInt64?
+    public var packetsDroppedInterface: UInt64?
+    public var bytesReceived: UInt64
+    public var nonIPPackets: UInt64
+    public var truncatedPackets: UInt64
+    public var decodeErrors: UInt64
+    public var fragments: UInt64
+    public var fragmentsReassembled: UInt64
+    public var fragmentsExpired: UInt64
+    public var flowTableSize: Int
+    public var flowsCreated: UInt64
+    public var flowsEvicted: UInt64
+    public var recordsDropped: UInt64
+    public var spoolBytes: UInt64
+    /// Problem counters by stable name (`ipv4.truncated`, `dns.pointer_loop`, …), like Zeek's weird.log.
+    public var weird: [String: UInt64]
+    public var final: Bool
+
+    public init(
+        ts: Double, sensor: String, source: String, packetsReceived: UInt64, packetsDroppedKernel: UInt64?,
+        packetsDroppedInterface: UInt64?, bytesReceived: UInt64, nonIPPackets: UInt64, truncatedPackets: UInt64,
+        decodeErrors: UInt64, fragments: UInt64, fragmentsReassembled: UInt64, fragmentsExpired: UInt64,
+        flowTableSize: Int, flowsCreated: UInt64, flowsEvicted: UInt64, recordsDropped: UInt64, spoolBytes: UInt64,
+        weird: [String: UInt64], final: Bool
+    ) {
+        self.ts = ts
+        self.sensor = sensor
+        self.source = source
+        self.packetsReceived = packetsReceived
+        self.packetsDroppedKernel = packetsDroppedKernel
+        self.packetsDroppedInterface = packetsDroppedInterface
+        self.bytesReceived = bytesReceived
+        self.nonIPPackets = nonIPPackets
+        self.truncatedPackets = truncatedPackets
+        self.decodeErrors = decodeErrors
+        self.fragments = fragments
+        self.fragmentsReassembled = fragmentsReassembled
+        self.fragmentsExpired = fragmentsExpired
+        self.flowTableSize = flowTableSize
+        self.flowsCreated = flowsCreated
+        self.flowsEvicted = flowsEvicted
+        self.recordsDropped = recordsDropped
+        self.spoolBytes = spoolBytes
+        self.weird = weird
+        self.final = final
+    }
+}
+
+/// Everything the sensor ships or prints.
+public enum Record: Hashable, Sendable {
+    case flow(FlowRecord)
+    case dns(DNSRecord)
+    case http(HTTPRecord)
+    case tls(TLSRecord)
+    case series(SeriesRecord)
+    case stats(StatsRecord)
+
+    public var typeName: String {
+        switch self {
+        case .flow: return "flow"
+        case .dns: return "dns"
+        case .http: return "http"
+        case .tls: return "tls"
+        case .series: return "series"
+        case .stats: return "stats"
+        }
+    }
+}

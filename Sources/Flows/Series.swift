@@ -1,0 +1,104 @@
+import Packets
+
+/// Accumulates per-interval counters of packet time and yields a `SeriesRecord` when an interval ends.
+struct SeriesAccumulator {
+    let interval: Double
+    let sensor: String
+    private var start: Double?
+    private var packets: UInt64 = 0
+    private var bytes: UInt64 = 0
+    private var flows: UInt64 = 0
+    private var perProtocol: [String: ProtocolCounters] = [:]
+
+    init(interval: Double, sensor: String) {
+        self.interval = interval > 0 ? interval : 60
+        self.sensor = sensor
+    }
+
+    private static func bucket(_ proto: UInt8) -> String {
+        switch proto {
+        case IPProtocol.tcp: return "tcp"
+        case IPProtocol.udp: return "udp"
+        case IPProtocol.icmp: return "icmp"
+        case IPProtocol.icmpv6: return "icmpv6"
+        default: return "other"
+        }
+    }
+
+    mutating func add(proto: UInt8, bytes count: UInt64) {
+        packets += 1
+        bytes += count
+        perProtocol[Self.bucket(proto), default: ProtocolCounters()].packets += 1
+        perProtocol[Self.bucket(proto), default: ProtocolCounters()].bytes += count
+    }
+
+    mutating func newFlow(proto: UInt8) {
+        flows += 1
+        perProtocol[Self.bucket(proto), default: ProtocolCounters()].flows += 1
+    }
+
+    /// Called with each new packet time before its packet is counted; returns the interval that just ended.
+    mutating func roll(to ts: Double) -> SeriesRecord? {
+        let bucketStart = (ts / interval).rounded(.down) * interval
+        guard let current = start else {
+            start = bucketStart
+            return nil
+        }
+        guard bucketStart > current else { return nil }
+        let record = flush()
+        start = bucketStart
+        return record
+    }
+
+    /// The current interval's record, if it counted anything; counters restart.
+    mutating func flush() -> SeriesRecord? {
+        defer {
+            packets = 0
+            bytes = 0
+            flows = 0
+            perProtocol = [:]
+        }
+        guard let start, packets > 0 || flows > 0 else { return nil }
+        return SeriesRecord(
+            ts: start, interval: interval, sensor: sensor, packets: packets, bytes: bytes, flows: flows,
+            perProtocol: perProtocol)
+    }
+}
+
+/// Zeek-style connection uids: "C" followed by base62 of 96 random bits.
+struct UIDGenerator {
+    private var state: UInt64
+    private static let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
+
+    init(seed: UInt64?) {
+        var generator = SystemRandomNumberGenerator()
+        state = seed ?? generator.next()
+    }
+
+    /// SplitMix64 (Steele et al.): fast, and good enough for identifiers that need only be unique.
+    private mutating func nextWord() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func next() -> String {
+        var high = nextWord() & 0xFFFF_FFFF
+        var low = nextWord()
+        var digits: [UInt8] = []
+        digits.reserveCapacity(18)
+        // Long division of the 96-bit value (high:low) by 62.
+        while high != 0 || low != 0 {
+            let highQuotient = high / 62
+            let highRemainder = high % 62
+            let (lowQuotient, remainder) = UInt64(62).dividingFullWidth((high: highRemainder, low: low))
+            high = highQuotient
+            low = lowQuotient
+            digits.append(Self.alphabet[Int(remainder)])
+        }
+        while digits.count < 17 { digits.append(Self.alphabet[0]) }
+        return "C" + String(decoding: digits.reversed(), as: UTF8.self)
+    }
+}

@@ -1,0 +1,233 @@
+import Capture
+import Flows
+import Packets
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Set by SIGTERM/SIGINT; the capture loop checks it between reads and then flushes every open flow.
+let stopRequested = Atomic<Bool>(false)
+
+/// Asks a running pipeline to stop (what the signal handlers do).
+public func requestStop() { stopRequested.store(true, ordering: .relaxed) }
+
+/// Installs SIGTERM and SIGINT handlers that make the capture loop stop and flush.
+public func installStopSignalHandlers() {
+    signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
+    signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
+}
+
+/// What to capture from and how.
+public struct CaptureOptions: Sendable {
+    public var files: [String] = []
+    public var interface: String?
+    public var filter: String?
+    public var live = LiveOptions()
+    /// Seconds of packet time between `stats` records (a final one is always written).
+    public var statsInterval: Double = 60
+    public init() {}
+}
+
+/// A one-line warning about input that was still processed (a capture cut mid-packet, say).
+public struct Warning: Sendable, Hashable, CustomStringConvertible {
+    public var source: String
+    public var message: String
+    public var description: String { "\(source): warning: \(message)" }
+}
+
+/// Totals of one run.
+public struct RunSummary: Sendable {
+    public var packets: UInt64 = 0
+    public var bytes: UInt64 = 0
+    public var decodeErrors: UInt64 = 0
+    public var flowsCreated: UInt64 = 0
+    public var warnings: [Warning] = []
+    public var seconds: Double = 0
+    public var weird: [String: UInt64] = [:]
+}
+
+/// capture → decode → flow table → sink, on the calling thread (which must not be a cooperative-pool thread
+/// for live captures: libpcap blocks).
+public final class SensorPipeline {
+    public let options: CaptureOptions
+    public let table: FlowTable
+    private let sink: any RecordSink
+    private var reassembler = FragmentReassembler()
+    private var summary = RunSummary()
+    private var nonIP: UInt64 = 0
+    private var truncatedPackets: UInt64 = 0
+    private var lastFragmentSweep: Double = 0
+    private var nextStats: Double?
+    private var source = ""
+    private var liveCounters: CaptureCounters?
+
+    public init(options: CaptureOptions, flow: FlowConfig, sink: any RecordSink) {
+        self.options = options
+        self.sink = sink
+        self.table = FlowTable(config: flow, emit: { sink.write($0) })
+    }
+
+    /// Opens every input first, so that a bad file or filter fails before any record is written.
+    public func openFiles() throws(CaptureError) -> [(PcapHandle, LinkType)] {
+        var handles: [(PcapHandle, LinkType)] = []
+        for path in options.files {
+            let handle = try PcapHandle.openOffline(path: path)
+            if let filter = options.filter { try handle.setFilter(filter) }
+            guard let linkType = LinkType(rawValue: handle.linkTypeValue) else {
+                throw .unsupportedLinkType(source: path, linkType: handle.linkTypeValue, name: handle.linkTypeName)
+            }
+            handles.append((handle, linkType))
+        }
+        return handles
+    }
+
+    /// Reads the capture files in order as one stream of packet time, then flushes every flow.
+    public func runFiles() throws -> RunSummary {
+        let handles = try openFiles()
+        let started = Self.monotonicSeconds()
+        source = options.files.joined(separator: ",")
+        fileLoop: for (handle, linkType) in handles {
+            while true {
+                if stopRequested.load(ordering: .relaxed) { break fileLoop }
+                let result = try handle.next { packet in self.handle(packet, linkType: linkType) }
+                switch result {
+                case .packet, .timeout: continue
+                case .endOfFile, .interrupted: continue fileLoop
+                case .truncatedFile(let reason):
+                    summary.warnings.append(Warning(
+                        source: handle.source,
+                        message: "capture ends in the middle of a packet record (\(reason)); kept the packets before it"))
+                    continue fileLoop
+                }
+            }
+        }
+        finish()
+        summary.seconds = Self.monotonicSeconds() - started
+        try sink.finish()
+        return summary
+    }
+
+    /// Captures from a live interface until `requestStop()` (or SIGTERM/SIGINT), then flushes every open flow.
+    public func runLive() throws -> RunSummary {
+        guard let interface = options.interface else { return summary }
+        let handle = try PcapHandle.openLive(interface: interface, options: options.live)
+        if let filter = options.filter { try handle.setFilter(filter) }
+        guard let linkType = LinkType(rawValue: handle.linkTypeValue) else {
+            throw CaptureError.unsupportedLinkType(source: interface, linkType: handle.linkTypeValue, name: handle.linkTypeName)
+        }
+        source = interface
+        let started = Self.monotonicSeconds()
+        while !stopRequested.load(ordering: .relaxed) {
+            let result = try handle.next { packet in self.handle(packet, linkType: linkType) }
+            liveCounters = handle.counters()
+            switch result {
+            case .packet: continue
+            case .timeout:
+                // No packets: let wall-clock time expire idle flows (live packet times are wall-clock times).
+                table.advance(to: Self.wallClockSeconds())
+                maybeEmitStats(now: table.now)
+            case .interrupted, .endOfFile, .truncatedFile: break
+            }
+            if case .interrupted = result { break }
+        }
+        liveCounters = handle.counters()
+        finish()
+        summary.seconds = Self.monotonicSeconds() - started
+        try sink.finish()
+        return summary
+    }
+
+    @inline(__always)
+    private func handle(_ packet: CapturedPacket, linkType: LinkType) {
+        summary.packets += 1
+        summary.bytes += UInt64(packet.wireLength)
+        if packet.capturedLength < packet.wireLength { truncatedPackets += 1 }
+        let ts = packet.timestamp
+        do {
+            guard let decoded = try PacketDecoder.decode(packet.bytes, linkType: linkType) else {
+                nonIP += 1
+                table.advance(to: ts)
+                return
+            }
+            if decoded.ip.isFragment {
+                table.advance(to: ts)
+                if let whole = reassembler.add(decoded, bytes: packet.bytes, timestamp: ts) {
+                    processReassembled(whole, vlan: decoded.vlan, innerVlan: decoded.innerVlan, ts: ts)
+                }
+            } else {
+                table.process(decoded, bytes: packet.bytes, timestamp: ts)
+            }
+        } catch {
+            summary.decodeErrors += 1
+            table.count(weird: error.counterName)
+            table.advance(to: ts)
+        }
+        if ts - lastFragmentSweep >= 1 {
+            lastFragmentSweep = ts
+            reassembler.expire(before: ts - reassembler.timeout)
+        }
+        maybeEmitStats(now: ts)
+    }
+
+    private func processReassembled(_ whole: [UInt8], vlan: UInt16?, innerVlan: UInt16?, ts: Double) {
+        whole.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
+            do throws(DecodeError) {
+                var full = try PacketDecoder.decodeIP(buffer, at: 0)
+                full.vlan = vlan
+                full.innerVlan = innerVlan
+                table.process(full, bytes: buffer, timestamp: ts)
+            } catch {
+                summary.decodeErrors += 1
+                table.count(weird: error.counterName)
+            }
+        }
+    }
+
+    private func maybeEmitStats(now: Double) {
+        guard let due = nextStats else {
+            nextStats = now + options.statsInterval
+            return
+        }
+        if now >= due {
+            nextStats = now + options.statsInterval
+            sink.write(.stats(stats(ts: now, final: false)))
+        }
+    }
+
+    private func finish() {
+        table.flushAll()
+        summary.flowsCreated = table.flowsCreated
+        summary.weird = table.weird
+        sink.write(.stats(stats(ts: table.now, final: true)))
+    }
+
+    /// The current `stats` record.
+    public func stats(ts: Double, final: Bool) -> StatsRecord {
+        var weird = table.weird
+        if reassembler.overlapping > 0 { weird["ip.fragment_overlap"] = reassembler.overlapping }
+        return StatsRecord(
+            ts: ts, sensor: table.config.sensor, source: source, packetsReceived: summary.packets,
+            packetsDroppedKernel: liveCounters?.droppedByKernel, packetsDroppedInterface: liveCounters?.droppedByInterface,
+            bytesReceived: summary.bytes, nonIPPackets: nonIP, truncatedPackets: truncatedPackets,
+            decodeErrors: summary.decodeErrors, fragments: reassembler.fragmentsSeen,
+            fragmentsReassembled: reassembler.reassembled, fragmentsExpired: reassembler.expired,
+            flowTableSize: table.count, flowsCreated: table.flowsCreated, flowsEvicted: table.flowsEvicted,
+            recordsDropped: 0, spoolBytes: 0, weird: weird, final: final)
+    }
+
+    static func monotonicSeconds() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+    }
+
+    static func wallClockSeconds() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+    }
+}

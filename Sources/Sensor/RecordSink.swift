@@ -1,0 +1,74 @@
+import Flows
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Where records go: printed as JSON lines, counted, or (later) shipped to a collector.
+public protocol RecordSink: AnyObject {
+    func write(_ record: Record)
+    /// Called once after the last record; flushes what is buffered.
+    func finish() throws
+}
+
+/// Counts records per type (`--emit none`).
+public final class CountingSink: RecordSink {
+    public private(set) var counts: [String: Int] = [:]
+    public init() {}
+    public func write(_ record: Record) { counts[record.typeName, default: 0] += 1 }
+    public func finish() {}
+}
+
+/// Keeps every record in memory (tests, `analyze`).
+public final class CollectingSink: RecordSink {
+    public private(set) var records: [Record] = []
+    public init() {}
+    public func write(_ record: Record) { records.append(record) }
+    public func finish() {}
+}
+
+/// An error writing output; names the path.
+public struct OutputError: Error, CustomStringConvertible {
+    public var path: String
+    public var reason: String
+    public var description: String { "\(path): \(reason)" }
+}
+
+/// Writes one JSON object per line to a file or standard output, buffered by stdio.
+public final class JSONLinesSink: RecordSink {
+    private let file: OpaquePointer
+    private let path: String
+    private var failed = false
+
+    /// Opens `path` for writing (truncating it), or standard output when `path` is nil or "-".
+    public init(path: String?) throws {
+        if let path, path != "-" {
+            guard let opened = fopen(path, "w") else {
+                throw OutputError(path: path, reason: String(cString: strerror(errno)))
+            }
+            file = OpaquePointer(opened)
+            self.path = path
+        } else {
+            guard let opened = fdopen(1, "w") else { throw OutputError(path: "stdout", reason: "cannot open") }
+            file = OpaquePointer(opened)
+            self.path = "stdout"
+        }
+        setvbuf(UnsafeMutablePointer(file), nil, _IOFBF, 1 << 16)
+    }
+
+    public func write(_ record: Record) {
+        var line = record.jsonLine
+        line += "\n"
+        let count = line.utf8.count
+        let written = line.withUTF8 { buffer in fwrite(buffer.baseAddress, 1, buffer.count, UnsafeMutablePointer(file)) }
+        if written != count { failed = true }
+    }
+
+    public func finish() throws {
+        if fflush(UnsafeMutablePointer(file)) != 0 || failed {
+            throw OutputError(path: path, reason: String(cString: strerror(errno)))
+        }
+    }
+}
