@@ -388,12 +388,14 @@ public final class FlowTable {
     private func emitDNS(_ flow: Flow, query: PendingDNSQuery?, response: DNSMessage?, ts: Double) {
         let question = query?.message.questions.first ?? response?.questions.first
         let rcode = response?.rcode
+        // Zeek leaves out answers with empty data (a root MX or SRV target).
+        let answers = response?.answers.filter { !$0.data.isEmpty } ?? []
         emit(.dns(DNSRecord(
             ts: query?.ts ?? ts, uid: flow.uid, sensor: config.sensor, id: flow.connID, proto: flow.proto,
             transID: query?.message.id ?? response?.id ?? 0, query: question?.name,
             qtype: question?.type, qtypeName: question.map { DNSNames.typeName($0.type) },
             rcode: rcode, rcodeName: rcode.map { DNSNames.rcodeName($0) },
-            answers: response?.answers.map(\.data) ?? [], ttls: response?.answers.map { Double($0.ttl) } ?? [],
+            answers: answers.map(\.data), ttls: answers.map { Double($0.ttl) },
             rtt: query.flatMap { q in response.map { _ in ts - q.ts } },
             rejected: rcode.map { $0 == 5 } ?? false)))
     }
