@@ -42,8 +42,9 @@ let package = Package(
             dependencies: ["Sensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
-        .testTarget(name: "PacketsTests", dependencies: ["Packets"], swiftSettings: strict),
-        .testTarget(name: "FlowsTests", dependencies: ["Flows", "Packets"], swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["Packets"], path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "PacketsTests", dependencies: ["Packets", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "FlowsTests", dependencies: ["Flows", "Packets", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CaptureTests", dependencies: ["Capture"], swiftSettings: strict),
         .testTarget(
             name: "SensorTests",
