@@ -26,4 +26,21 @@ public struct FlowKey: Hashable, Sendable {
         return (FlowKey(lowAddress: destination, highAddress: source, lowPort: destinationPort, highPort: sourcePort,
                         proto: proto, vlans: vlans), false)
     }
+
+    /// One combine of a pre-mixed word instead of seven: the flow lookup runs for every packet.
+    @inline(__always)
+    public func hash(into hasher: inout Hasher) {
+        var word = UInt64(proto) << 56 ^ UInt64(lowPort) << 40 ^ UInt64(highPort) << 24 ^ UInt64(vlans)
+        word ^= Self.fold(lowAddress) &* 0x9E37_79B9_7F4A_7C15
+        word ^= Self.fold(highAddress) &* 0xC2B2_AE3D_27D4_EB4F
+        hasher.combine(word)
+    }
+
+    @inline(__always)
+    static func fold(_ address: IPAddress) -> UInt64 {
+        switch address {
+        case .v4(let a): return UInt64(a)
+        case .v6(let h, let l): return h ^ (l &* 0x1656_67B1_9E37_79F9) ^ 0xFFFF_0000_0000_0000
+        }
+    }
 }

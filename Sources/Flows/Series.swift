@@ -8,33 +8,37 @@ struct SeriesAccumulator {
     private var packets: UInt64 = 0
     private var bytes: UInt64 = 0
     private var flows: UInt64 = 0
-    private var perProtocol: [String: ProtocolCounters] = [:]
+    /// Counters per protocol bucket, indexed by `bucket(_:)` (no hashing on the per-packet path).
+    private var perProtocol = [ProtocolCounters](repeating: ProtocolCounters(), count: 5)
+    private static let bucketNames = ["tcp", "udp", "icmp", "icmpv6", "other"]
 
     init(interval: Double, sensor: String) {
         self.interval = interval > 0 ? interval : 60
         self.sensor = sensor
     }
 
-    private static func bucket(_ proto: UInt8) -> String {
+    @inline(__always)
+    private static func bucket(_ proto: UInt8) -> Int {
         switch proto {
-        case IPProtocol.tcp: return "tcp"
-        case IPProtocol.udp: return "udp"
-        case IPProtocol.icmp: return "icmp"
-        case IPProtocol.icmpv6: return "icmpv6"
-        default: return "other"
+        case IPProtocol.tcp: return 0
+        case IPProtocol.udp: return 1
+        case IPProtocol.icmp: return 2
+        case IPProtocol.icmpv6: return 3
+        default: return 4
         }
     }
 
     mutating func add(proto: UInt8, bytes count: UInt64) {
         packets += 1
         bytes += count
-        perProtocol[Self.bucket(proto), default: ProtocolCounters()].packets += 1
-        perProtocol[Self.bucket(proto), default: ProtocolCounters()].bytes += count
+        let index = Self.bucket(proto)
+        perProtocol[index].packets += 1
+        perProtocol[index].bytes += count
     }
 
     mutating func newFlow(proto: UInt8) {
         flows += 1
-        perProtocol[Self.bucket(proto), default: ProtocolCounters()].flows += 1
+        perProtocol[Self.bucket(proto)].flows += 1
     }
 
     /// Called with each new packet time before its packet is counted; returns the interval that just ended.
@@ -56,12 +60,16 @@ struct SeriesAccumulator {
             packets = 0
             bytes = 0
             flows = 0
-            perProtocol = [:]
+            perProtocol = [ProtocolCounters](repeating: ProtocolCounters(), count: 5)
         }
         guard let start, packets > 0 || flows > 0 else { return nil }
+        var named: [String: ProtocolCounters] = [:]
+        for (index, counters) in perProtocol.enumerated() where counters.packets > 0 || counters.flows > 0 {
+            named[Self.bucketNames[index]] = counters
+        }
         return SeriesRecord(
             ts: start, interval: interval, sensor: sensor, packets: packets, bytes: bytes, flows: flows,
-            perProtocol: perProtocol)
+            perProtocol: named)
     }
 }
 

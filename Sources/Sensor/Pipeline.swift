@@ -121,6 +121,7 @@ public final class SensorPipeline {
         }
         source = interface
         let started = Self.monotonicSeconds()
+        var lastFlush = started
         while !stopRequested.load(ordering: .relaxed) {
             let result = try handle.next { packet in self.handle(packet, linkType: linkType) }
             liveCounters = handle.counters()
@@ -130,9 +131,15 @@ public final class SensorPipeline {
                 // No packets: let wall-clock time expire idle flows (live packet times are wall-clock times).
                 table.advance(to: Self.wallClockSeconds())
                 maybeEmitStats(now: table.now)
+                sink.flush()
             case .interrupted, .endOfFile, .truncatedFile: break
             }
             if case .interrupted = result { break }
+            let clock = Self.monotonicSeconds()
+            if clock - lastFlush >= 1 {
+                lastFlush = clock
+                sink.flush()
+            }
         }
         liveCounters = handle.counters()
         finish()

@@ -11,6 +11,12 @@ public protocol RecordSink: AnyObject {
     func write(_ record: Record)
     /// Called once after the last record; flushes what is buffered.
     func finish() throws
+    /// Pushes buffered records out now (a live capture calls it when idle, so output is not held back).
+    func flush()
+}
+
+extension RecordSink {
+    public func flush() {}
 }
 
 /// Counts records per type (`--emit none`).
@@ -65,6 +71,8 @@ public final class JSONLinesSink: RecordSink {
         let written = line.withUTF8 { buffer in fwrite(buffer.baseAddress, 1, buffer.count, UnsafeMutablePointer(file)) }
         if written != count { failed = true }
     }
+
+    public func flush() { fflush(UnsafeMutablePointer(file)) }
 
     public func finish() throws {
         if fflush(UnsafeMutablePointer(file)) != 0 || failed {

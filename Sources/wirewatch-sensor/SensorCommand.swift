@@ -114,6 +114,12 @@ struct SensorCommand: ParsableCommand {
             throw ValidationError(
                 "--collector: shipping to a collector is not available in this build yet; use --emit jsonl")
         }
+        if config != nil {
+            throw ValidationError("--config: configuration files are not supported by this build yet; use options")
+        }
+        if collector == nil && (tlsCA != nil || tlsCert != nil || tlsKey != nil || spool != nil) {
+            throw ValidationError("--tls-ca, --tls-cert, --tls-key and --spool go with --collector")
+        }
         if output != nil && emit == EmitMode.none { throw ValidationError("--output needs --emit jsonl") }
         for (value, option) in [
             (activeTimeout, "--active-timeout"), (tcpTimeout, "--tcp-timeout"), (udpTimeout, "--udp-timeout"),
