@@ -42,16 +42,38 @@ public enum CommunityID {
             swap(&saddr, &daddr)
             swap(&sport, &dport)
         }
-        var input: [UInt8] = [UInt8(seed >> 8), UInt8(seed & 0xFF)]
-        input += saddr.bytes
-        input += daddr.bytes
-        input += [proto, 0]
-        let hasPorts = proto == IPProtocol.tcp || proto == IPProtocol.udp || proto == IPProtocol.sctp
-            || proto == IPProtocol.icmp || proto == IPProtocol.icmpv6
-        if hasPorts {
-            input += [UInt8(sport >> 8), UInt8(sport & 0xFF), UInt8(dport >> 8), UInt8(dport & 0xFF)]
+        // seed(2) saddr(4|16) daddr(4|16) proto(1) pad(1) sport(2) dport(2): at most 40 bytes, on the stack.
+        let digest = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 40) { buffer in
+            var count = 0
+            func put(_ byte: UInt8) {
+                buffer[count] = byte
+                count += 1
+            }
+            func put(_ address: IPAddress) {
+                switch address {
+                case .v4(let a):
+                    for shift in stride(from: 24, through: 0, by: -8) { put(UInt8(truncatingIfNeeded: a >> UInt32(shift))) }
+                case .v6(let h, let l):
+                    for shift in stride(from: 56, through: 0, by: -8) { put(UInt8(truncatingIfNeeded: h >> UInt64(shift))) }
+                    for shift in stride(from: 56, through: 0, by: -8) { put(UInt8(truncatingIfNeeded: l >> UInt64(shift))) }
+                }
+            }
+            put(UInt8(seed >> 8))
+            put(UInt8(seed & 0xFF))
+            put(saddr)
+            put(daddr)
+            put(proto)
+            put(0)
+            let hasPorts = proto == IPProtocol.tcp || proto == IPProtocol.udp || proto == IPProtocol.sctp
+                || proto == IPProtocol.icmp || proto == IPProtocol.icmpv6
+            if hasPorts {
+                put(UInt8(sport >> 8))
+                put(UInt8(sport & 0xFF))
+                put(UInt8(dport >> 8))
+                put(UInt8(dport & 0xFF))
+            }
+            return Insecure.SHA1.hash(data: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<count]))
         }
-        let digest = Insecure.SHA1.hash(data: input)
         return "1:" + Base64.encode(Array(digest))
     }
 }

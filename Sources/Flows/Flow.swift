@@ -46,21 +46,122 @@ final class Flow {
     var truncated = false
     var interimCount = 0
 
-    // Application layer state; at most one family is active.
+    // Application layer state lives in a separate object, allocated only for flows that carry DNS, HTTP or
+    // TLS: most flows (scans, bulk transfers) never need it, and a smaller Flow is cheaper to make and free.
     var appDecided = false
-    var http: HTTPConnectionParser?
-    var httpDepth = 0
-    var httpRequestTimes: [Double] = []
-    var tlsOrig: TLSStreamScanner?
-    var tlsResp: TLSStreamScanner?
-    var clientHello: TLSClientHello?
-    var serverHello: TLSServerHello?
-    var tlsStart: Double = 0
-    var tlsLogged = false
-    var dnsOrig: DNSTCPFramer?
-    var dnsResp: DNSTCPFramer?
-    var dnsPending: [UInt16: PendingDNSQuery] = [:]
-    var dnsPendingOrder: [UInt16] = []
+    private var app: FlowApplication?
+
+    @inline(__always)
+    private func application() -> FlowApplication {
+        if let app { return app }
+        let created = FlowApplication()
+        app = created
+        return created
+    }
+
+    var http: HTTPConnectionParser? {
+        get { app?.http ?? nil }
+        _modify {
+            let state = application()
+            yield &state.http
+        }
+    }
+
+    var httpDepth: Int {
+        get { app?.httpDepth ?? 0 }
+        _modify {
+            let state = application()
+            yield &state.httpDepth
+        }
+    }
+
+    var httpRequestTimes: [Double] {
+        get { app?.httpRequestTimes ?? [] }
+        _modify {
+            let state = application()
+            yield &state.httpRequestTimes
+        }
+    }
+
+    var tlsOrig: TLSStreamScanner? {
+        get { app?.tlsOrig ?? nil }
+        _modify {
+            let state = application()
+            yield &state.tlsOrig
+        }
+    }
+
+    var tlsResp: TLSStreamScanner? {
+        get { app?.tlsResp ?? nil }
+        _modify {
+            let state = application()
+            yield &state.tlsResp
+        }
+    }
+
+    var clientHello: TLSClientHello? {
+        get { app?.clientHello ?? nil }
+        _modify {
+            let state = application()
+            yield &state.clientHello
+        }
+    }
+
+    var serverHello: TLSServerHello? {
+        get { app?.serverHello ?? nil }
+        _modify {
+            let state = application()
+            yield &state.serverHello
+        }
+    }
+
+    var tlsStart: Double {
+        get { app?.tlsStart ?? 0 }
+        _modify {
+            let state = application()
+            yield &state.tlsStart
+        }
+    }
+
+    var tlsLogged: Bool {
+        get { app?.tlsLogged ?? false }
+        _modify {
+            let state = application()
+            yield &state.tlsLogged
+        }
+    }
+
+    var dnsOrig: DNSTCPFramer? {
+        get { app?.dnsOrig ?? nil }
+        _modify {
+            let state = application()
+            yield &state.dnsOrig
+        }
+    }
+
+    var dnsResp: DNSTCPFramer? {
+        get { app?.dnsResp ?? nil }
+        _modify {
+            let state = application()
+            yield &state.dnsResp
+        }
+    }
+
+    var dnsPending: [UInt16: PendingDNSQuery] {
+        get { app?.dnsPending ?? [:] }
+        _modify {
+            let state = application()
+            yield &state.dnsPending
+        }
+    }
+
+    var dnsPendingOrder: [UInt16] {
+        get { app?.dnsPendingOrder ?? [] }
+        _modify {
+            let state = application()
+            yield &state.dnsPendingOrder
+        }
+    }
 
     init(
         key: FlowKey, uid: String, origAddress: IPAddress, origPort: UInt16, respAddress: IPAddress, respPort: UInt16,
@@ -155,6 +256,23 @@ final class Flow {
             retransPackets: retransPackets, icmpType: icmpType, icmpCode: icmpCode, vlan: vlan, innerVlan: innerVlan,
             communityID: communityID, final: final, reason: reason, truncated: truncated)
     }
+}
+
+/// The application-layer parsers and pending state of one flow; at most one family is active.
+final class FlowApplication {
+    var http: HTTPConnectionParser? = nil
+    var httpDepth: Int = 0
+    var httpRequestTimes: [Double] = []
+    var tlsOrig: TLSStreamScanner? = nil
+    var tlsResp: TLSStreamScanner? = nil
+    var clientHello: TLSClientHello? = nil
+    var serverHello: TLSServerHello? = nil
+    var tlsStart: Double = 0
+    var tlsLogged: Bool = false
+    var dnsOrig: DNSTCPFramer? = nil
+    var dnsResp: DNSTCPFramer? = nil
+    var dnsPending: [UInt16: PendingDNSQuery] = [:]
+    var dnsPendingOrder: [UInt16] = []
 }
 
 /// A DNS query waiting for its response.

@@ -27,13 +27,36 @@ public struct FlowKey: Hashable, Sendable {
                         proto: proto, vlans: vlans), false)
     }
 
-    /// One combine of a pre-mixed word instead of seven: the flow lookup runs for every packet.
+    /// The flow lookup runs for every packet, so the key hashes itself with one multiply-xor mix per word
+    /// (keyed by the dictionary's per-process seed) instead of running SipHash over seven fields.
     @inline(__always)
     public func hash(into hasher: inout Hasher) {
-        var word = UInt64(proto) << 56 ^ UInt64(lowPort) << 40 ^ UInt64(highPort) << 24 ^ UInt64(vlans)
-        word ^= Self.fold(lowAddress) &* 0x9E37_79B9_7F4A_7C15
-        word ^= Self.fold(highAddress) &* 0xC2B2_AE3D_27D4_EB4F
-        hasher.combine(word)
+        hasher.combine(mixed(seed: 0))
+    }
+
+    @inline(__always)
+    public func _rawHashValue(seed: Int) -> Int {
+        Int(truncatingIfNeeded: mixed(seed: UInt64(truncatingIfNeeded: seed)))
+    }
+
+    @inline(__always)
+    func mixed(seed: UInt64) -> UInt64 {
+        var word = seed ^ (UInt64(proto) << 56 ^ UInt64(lowPort) << 40 ^ UInt64(highPort) << 24 ^ UInt64(vlans))
+        word = Self.mix(word ^ Self.fold(lowAddress))
+        word = Self.mix(word ^ Self.fold(highAddress))
+        return word
+    }
+
+    /// The 64-bit finalizer of MurmurHash3 (fmix64): every input bit affects every output bit.
+    @inline(__always)
+    static func mix(_ value: UInt64) -> UInt64 {
+        var k = value
+        k ^= k >> 33
+        k &*= 0xFF51_AFD7_ED55_8CCD
+        k ^= k >> 33
+        k &*= 0xC4CE_B9FE_1A85_EC53
+        k ^= k >> 33
+        return k
     }
 
     @inline(__always)

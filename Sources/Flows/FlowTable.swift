@@ -11,6 +11,11 @@ public final class FlowTable {
     public private(set) var now: Double = 0
     private var nextSweep: Double = 0
     private var series: SeriesAccumulator
+    /// Consecutive packets usually belong to one flow: the last one found skips the hash lookup.
+    private var lastKey: FlowKey?
+    private var lastFlow: Flow?
+    /// `config.dnsPorts` as a bitmap, tested for every UDP packet.
+    private let dnsPortBits: [UInt64]
 
     // Counters reported in `stats`.
     public private(set) var flowsCreated: UInt64 = 0
@@ -23,6 +28,14 @@ public final class FlowTable {
         self.emit = emit
         self.uids = UIDGenerator(seed: config.uidSeed)
         self.series = SeriesAccumulator(interval: config.seriesInterval, sensor: config.sensor)
+        var bits = [UInt64](repeating: 0, count: 1024)
+        for port in config.dnsPorts { bits[Int(port >> 6)] |= 1 << UInt64(port & 63) }
+        self.dnsPortBits = bits
+    }
+
+    @inline(__always)
+    private func isDNSPort(_ port: UInt16) -> Bool {
+        dnsPortBits[Int(port >> 6)] & (1 << UInt64(port & 63)) != 0
     }
 
     /// Counts a problem under its stable name (a Zeek-style "weird").
@@ -66,12 +79,16 @@ public final class FlowTable {
             source: source, sourcePort: sourcePort, destination: destination, destinationPort: destinationPort,
             proto: ip.proto, vlan: packet.vlan, innerVlan: packet.innerVlan)
         let flow: Flow
-        if let existing = flows[key] {
+        if lastKey == key, let cached = lastFlow {
+            flow = cached
+        } else if let existing = flows[key] {
             flow = existing
         } else {
             flow = makeFlow(key: key, packet: packet, source: source, sourcePort: sourcePort, destination: destination,
                             destinationPort: destinationPort, sourceIsLow: sourceIsLow, reversed: reversed, ts: ts)
         }
+        lastKey = key
+        lastFlow = flow
         let fromOriginator = (sourceIsLow == flow.origIsLow) != reversed
         flow.last = max(flow.last, ts)
         if packet.isCut { flow.truncated = true }
@@ -91,7 +108,7 @@ public final class FlowTable {
             let length = UInt64(packet.declaredPayloadLength)
             if fromOriginator { flow.orig.payloadBytes += length } else { flow.resp.payloadBytes += length }
             if length > 0 { flow.addHistory(UInt8(ascii: "D"), fromOriginator: fromOriginator) }
-            if config.dnsPorts.contains(udp.sourcePort) || config.dnsPorts.contains(udp.destinationPort),
+            if isDNSPort(udp.sourcePort) || isDNSPort(udp.destinationPort),
                 packet.payloadLength > 0
             {
                 let payload = UnsafeRawBufferPointer(rebasing: bytes[packet.payloadOffset..<(packet.payloadOffset + packet.payloadLength)])
@@ -262,7 +279,7 @@ public final class FlowTable {
     private func feedTCPApplication(_ flow: Flow, payload: UnsafeRawBufferPointer, fromOriginator: Bool, ts: Double) {
         if !flow.appDecided {
             flow.appDecided = true
-            if config.dnsPorts.contains(flow.respPort) || config.dnsPorts.contains(flow.origPort) {
+            if isDNSPort(flow.respPort) || isDNSPort(flow.origPort) {
                 flow.dnsOrig = DNSTCPFramer()
                 flow.dnsResp = DNSTCPFramer()
             } else if fromOriginator, let first = payload.first {
@@ -459,6 +476,10 @@ public final class FlowTable {
 
     private func finish(_ flow: Flow, reason: String) {
         flows.removeValue(forKey: flow.key)
+        if lastFlow === flow {
+            lastFlow = nil
+            lastKey = nil
+        }
         if var parser = flow.http {
             flow.http = nil
             for transaction in parser.finish() { emitHTTP(flow, transaction) }

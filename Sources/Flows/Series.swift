@@ -5,6 +5,8 @@ struct SeriesAccumulator {
     let interval: Double
     let sensor: String
     private var start: Double?
+    /// End of the current interval; packets before it need no arithmetic.
+    private var end = -Double.infinity
     private var packets: UInt64 = 0
     private var bytes: UInt64 = 0
     private var flows: UInt64 = 0
@@ -42,8 +44,11 @@ struct SeriesAccumulator {
     }
 
     /// Called with each new packet time before its packet is counted; returns the interval that just ended.
+    @inline(__always)
     mutating func roll(to ts: Double) -> SeriesRecord? {
+        guard ts >= end else { return nil }
         let bucketStart = (ts / interval).rounded(.down) * interval
+        end = bucketStart + interval
         guard let current = start else {
             start = bucketStart
             return nil

@@ -8,7 +8,7 @@ public struct Cursor {
     public var offset: Int
     public let layer: Layer
 
-    @inlinable
+    @inlinable @inline(__always)
     public init(_ bytes: UnsafeRawBufferPointer, layer: Layer, offset: Int = 0) {
         self.bytes = bytes
         self.layer = layer
@@ -19,7 +19,7 @@ public struct Cursor {
     @inlinable public var remaining: Int { bytes.count - offset }
     @inlinable public var isAtEnd: Bool { offset >= bytes.count }
 
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func read<T: FixedWidthInteger>(_: T.Type) throws(DecodeError) -> T {
         let size = MemoryLayout<T>.size
         guard remaining >= size else { throw .truncated(layer, needed: size, available: remaining) }
@@ -27,9 +27,9 @@ public struct Cursor {
         return T(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: T.self))
     }
 
-    @inlinable public mutating func readU8() throws(DecodeError) -> UInt8 { try read(UInt8.self) }
-    @inlinable public mutating func readU16() throws(DecodeError) -> UInt16 { try read(UInt16.self) }
-    @inlinable public mutating func readU32() throws(DecodeError) -> UInt32 { try read(UInt32.self) }
+    @inlinable @inline(__always) public mutating func readU8() throws(DecodeError) -> UInt8 { try read(UInt8.self) }
+    @inlinable @inline(__always) public mutating func readU16() throws(DecodeError) -> UInt16 { try read(UInt16.self) }
+    @inlinable @inline(__always) public mutating func readU32() throws(DecodeError) -> UInt32 { try read(UInt32.self) }
 
     /// Reads a little-endian integer (BSD loopback headers, pcap headers).
     @inlinable
@@ -41,13 +41,13 @@ public struct Cursor {
     }
 
     /// Looks at a byte `ahead` positions from here without moving.
-    @inlinable
+    @inlinable @inline(__always)
     public func peekU8(ahead: Int = 0) throws(DecodeError) -> UInt8 {
         guard ahead >= 0, remaining > ahead else { throw .truncated(layer, needed: ahead + 1, available: remaining) }
         return bytes[offset + ahead]
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func skip(_ count: Int) throws(DecodeError) {
         guard count >= 0, remaining >= count else { throw .truncated(layer, needed: count, available: remaining) }
         offset += count
