@@ -459,7 +459,7 @@ reported_packets() {
     case $1 in
         floor) sed -n 's/.*packets=\([0-9]*\).*/\1/p' "$WORK/run.out" | head -n 1 ;;
         softflowd) sed -n 's/^Packets processed: \([0-9]*\).*/\1/p' "$WORK/run.out" | head -n 1 ;;
-        sensor) cat "$WORK/run.out" "$WORK/run.err" | grep -Eio 'packets[^0-9a-z]{1,3}[0-9]+' | grep -Eo '[0-9]+' | head -n 1 ;;
+        sensor) cat "$WORK/run.out" "$WORK/run.err" | grep -Eo '[0-9]+ packets' | grep -Eo '[0-9]+' | head -n 1 ;;
         *) echo "" ;;
     esac
 }

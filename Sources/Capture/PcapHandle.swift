@@ -169,6 +169,27 @@ public final class PcapHandle: @unchecked Sendable {
         }
     }
 
+    /// Switches a live handle to non-blocking reads: `next` returns `.timeout` at once when no packet is ready,
+    /// and `waitForPackets` sleeps until one is (libpcap's TPACKET_V3 reader otherwise polls without a timeout on an
+    /// idle link, so neither timers nor a stop request would run).
+    public func setNonBlocking() throws(CaptureError) {
+        var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
+        if pcap_setnonblock(handle, 1, &errbuf) != 0 {
+            throw .cannotActivate(interface: source, reason: Self.text(errbuf))
+        }
+    }
+
+    /// Waits up to `milliseconds` for packets on a live handle; returns early on a signal.
+    public func waitForPackets(milliseconds: Int32) {
+        let fd = pcap_get_selectable_fd(handle)
+        guard fd >= 0 else {
+            usleep(UInt32(milliseconds) * 1000)
+            return
+        }
+        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        _ = poll(&descriptor, 1, milliseconds)
+    }
+
     /// Makes a blocked `next` return `.interrupted`; safe to call from another thread or a signal handler.
     public func breakLoop() { pcap_breakloop(handle) }
 

@@ -78,10 +78,21 @@ public final class FlowTable {
         let (key, sourceIsLow) = FlowKey.make(
             source: source, sourcePort: sourcePort, destination: destination, destinationPort: destinationPort,
             proto: ip.proto, vlan: packet.vlan, innerVlan: packet.innerVlan)
-        let flow: Flow
+        var found: Flow?
         if lastKey == key, let cached = lastFlow {
-            flow = cached
-        } else if let existing = flows[key] {
+            found = cached
+        } else {
+            found = flows[key]
+        }
+        if let existing = found, existing.closing, case .tcp(let tcp) = packet.transport,
+            tcp.flags.contains(.syn), !tcp.flags.contains(.ack)
+        {
+            // A new SYN on a 5-tuple whose connection already closed (FIN or RST) starts a new connection, as in Zeek.
+            finish(existing, reason: existing.orig.state == .reset || existing.resp.state == .reset ? "rst" : "fin")
+            found = nil
+        }
+        let flow: Flow
+        if let existing = found {
             flow = existing
         } else {
             flow = makeFlow(key: key, packet: packet, source: source, sourcePort: sourcePort, destination: destination,

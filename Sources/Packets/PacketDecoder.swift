@@ -115,8 +115,9 @@ public enum PacketDecoder {
             payloadOffset: transportStart, payloadLength: capturedEnd - transportStart,
             declaredPayloadLength: declaredEnd - transportStart
         )
-        // A non-first fragment carries no transport header.
-        guard ip.fragmentOffset == 0 else { return packet }
+        // A fragment's transport header is decoded from the reassembled datagram: a non-first fragment has none,
+        // and a first fragment may be cut before its end.
+        guard !ip.isFragment else { return packet }
         var cursor = Cursor(datagram, layer: .tcp, offset: transportStart)
         switch ip.proto {
         case IPProtocol.tcp:
@@ -236,6 +237,9 @@ public enum PacketDecoder {
                 header.fragmentOffset = Int(offsetAndFlags >> 3) * 8
                 header.moreFragments = offsetAndFlags & 1 != 0
                 next = nextHeader
+                // What follows is the fragmentable part (RFC 8200 §4.5): headers after this one are data of the
+                // first fragment only, so the walk stops; reassembly decodes them from the whole datagram.
+                break chain
             default:
                 break chain
             }

@@ -15,10 +15,16 @@ let stopRequested = Atomic<Bool>(false)
 /// Asks a running pipeline to stop (what the signal handlers do).
 public func requestStop() { stopRequested.store(true, ordering: .relaxed) }
 
-/// Installs SIGTERM and SIGINT handlers that make the capture loop stop and flush.
+/// Installs SIGTERM and SIGINT handlers that make the capture loop stop and flush. The signals are also unblocked:
+/// a process started from a thread that blocks them (Swift concurrency workers do) would otherwise never see them.
 public func installStopSignalHandlers() {
     signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
     signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGTERM)
+    sigaddset(&set, SIGINT)
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
 }
 
 /// What to capture from and how.
@@ -119,6 +125,7 @@ public final class SensorPipeline {
         guard let linkType = LinkType(rawValue: handle.linkTypeValue) else {
             throw CaptureError.unsupportedLinkType(source: interface, linkType: handle.linkTypeValue, name: handle.linkTypeName)
         }
+        try handle.setNonBlocking()
         source = interface
         let started = Self.monotonicSeconds()
         var lastFlush = started
@@ -128,7 +135,9 @@ public final class SensorPipeline {
             switch result {
             case .packet: continue
             case .timeout:
-                // No packets: let wall-clock time expire idle flows (live packet times are wall-clock times).
+                // No packet ready: sleep until one is (or a signal or the read timeout), and let wall-clock time
+                // expire idle flows meanwhile (live packet times are wall-clock times).
+                handle.waitForPackets(milliseconds: options.live.readTimeoutMilliseconds)
                 table.advance(to: Self.wallClockSeconds())
                 maybeEmitStats(now: table.now)
                 sink.flush()
@@ -157,6 +166,14 @@ public final class SensorPipeline {
         do {
             guard let decoded = try PacketDecoder.decode(packet.bytes, linkType: linkType) else {
                 nonIP += 1
+                table.advance(to: ts)
+                return
+            }
+            if decoded.ipOffset + decoded.ip.totalLength > packet.wireLength {
+                // The IP header claims more bytes than were on the wire (not a snaplen cut): a lying length field.
+                // Counting it would inflate byte totals, so the packet is dropped and counted, as Zeek does.
+                summary.decodeErrors += 1
+                table.count(weird: "ip.length_exceeds_wire")
                 table.advance(to: ts)
                 return
             }

@@ -281,3 +281,23 @@ struct CommunityIDTests {
         #expect(try id("fe80::200:86ff:fe05:80da", "fe80::260:97ff:fe07:69ea", 135, 0, v6: true) == "1:dGHyGvjMfljg6Bppwm3bg0LO8TY=")
     }
 }
+
+@Suite("flow table: connection reuse")
+struct ConnectionReuseTests {
+    typealias F = FrameBuilder
+
+    @Test("a new SYN on a closed 5-tuple starts a new flow; the old one is emitted")
+    func synAfterReset() throws {
+        let h = FlowHarness()
+        for attempt in 0..<3 {
+            let t = Double(attempt)
+            try h.feed(F.tcpFrame("10.9.9.9", 4444, "10.8.8.8", 80, flags: .syn, sequence: UInt32(100 * attempt)), at: t)
+            try h.feed(F.tcpFrame("10.8.8.8", 80, "10.9.9.9", 4444, flags: [.rst, .ack], sequence: 0,
+                                  acknowledgment: UInt32(100 * attempt + 1)), at: t + 0.001)
+        }
+        h.flush()
+        #expect(h.finalFlows.count == 3)
+        #expect(h.finalFlows.allSatisfy { $0.connState == "REJ" && $0.origPackets == 1 && $0.respPackets == 1 })
+        #expect(Set(h.finalFlows.map(\.uid)).count == 3)
+    }
+}

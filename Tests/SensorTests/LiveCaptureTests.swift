@@ -1,0 +1,154 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+    private let datagramSocket = Int32(SOCK_DGRAM.rawValue)
+#elseif canImport(Darwin)
+    import Darwin
+    private let datagramSocket = SOCK_DGRAM
+#endif
+
+// Linux only in practice: the capture interface is `lo` and readiness is read from /proc.
+
+/// A UDP socket on 127.0.0.1 (closed on deinit).
+final class LoopbackUDPSocket {
+    let fd: Int32
+    let port: UInt16
+
+    /// Binds to 127.0.0.1 on a port the kernel picks.
+    init() throws {
+        let fd = socket(AF_INET, datagramSocket, 0)
+        guard fd >= 0 else { throw HarnessError("socket: errno \(errno)") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0 else {
+            close(fd)
+            throw HarnessError("bind 127.0.0.1:0: errno \(errno)")
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard named == 0 else {
+            close(fd)
+            throw HarnessError("getsockname: errno \(errno)")
+        }
+        self.fd = fd
+        port = UInt16(bigEndian: address.sin_port)
+    }
+
+    deinit { close(fd) }
+
+    func send(_ payload: [UInt8], toPort destination: UInt16) throws {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = destination.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let sent = payload.withUnsafeBytes { bytes in
+            withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(fd, bytes.baseAddress, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+        }
+        guard sent == payload.count else { throw HarnessError("sendto: \(sent), errno \(errno)") }
+    }
+}
+
+/// Inodes of the packet sockets in /proc/net/packet (last column), to see when a capture is open.
+private func packetSocketInodes() -> Set<String> {
+    guard let table = try? String(contentsOfFile: "/proc/net/packet", encoding: .utf8) else { return [] }
+    return Set(table.split(separator: "\n").dropFirst().compactMap { $0.split(separator: " ").last.map(String.init) })
+}
+
+/// Whether process `pid` holds an open AF_PACKET socket (libpcap has activated its capture).
+private func hasPacketSocket(pid: Int32) -> Bool {
+    let inodes = packetSocketInodes()
+    let directory = "/proc/\(pid)/fd"
+    guard let fds = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return false }
+    for fd in fds {
+        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(directory)/\(fd)"),
+            target.hasPrefix("socket:[")
+        else { continue }
+        if inodes.contains(String(target.dropFirst("socket:[".count).dropLast())) { return true }
+    }
+    return false
+}
+
+/// Live capture on `lo` and shutdown by SIGTERM.
+@Suite("Live capture")
+struct LiveCaptureTests {
+    // Capture: live, interface lo (needs root / CAP_NET_RAW; CI runs as root). The test's own UDP datagrams
+    // to a port the kernel picked for a receiving socket, so nothing else matches the filter.
+    @Test("SIGTERM flushes open flows: a UDP flow on lo has the datagrams the test sent", .timeLimit(.minutes(1)))
+    func liveCaptureFlushesOnSIGTERM() async throws {
+        let receiver = try LoopbackUDPSocket()
+        let sender = try LoopbackUDPSocket()
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let output = directory.appendingPathComponent("live.jsonl")
+        let sensor = try ChildProcess(
+            try Harness.sensorBinary(),
+            ["--interface", "lo", "--filter", "udp port \(receiver.port)", "--emit", "jsonl", "--output",
+             output.path, "--uid-seed", "1"])
+        try sensor.start()
+
+        // Ready when the sensor holds a packet socket; then give libpcap time to attach the filter.
+        let deadline = Date().addingTimeInterval(10)
+        while !hasPacketSocket(pid: sensor.pid) {
+            guard sensor.process.isRunning else {
+                Issue.record("sensor exited before capturing: \(sensor.output())")
+                return
+            }
+            guard Date() < deadline else {
+                await sensor.killAndReap()
+                Issue.record("sensor opened no packet socket on lo within 10 s: \(sensor.output())")
+                return
+            }
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        try await Task.sleep(nanoseconds: 500_000_000)
+
+        let datagrams = 5
+        let payload = Array("wirewatch-live-test".utf8)
+        for _ in 0..<datagrams {
+            try sender.send(payload, toPort: receiver.port)
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        // Let libpcap's 200 ms read timeout hand the packets over before asking the sensor to stop.
+        try await Task.sleep(nanoseconds: 700_000_000)
+
+        sensor.signal(SIGTERM)
+        let exited = await sensor.waitForExit(seconds: 10)
+        if !exited {
+            await sensor.killAndReap()
+            Issue.record("sensor did not exit within 10 s of SIGTERM (killed it); stderr: \(sensor.output().stderr)")
+            return
+        }
+        let result = sensor.output()
+        #expect(result.status == 0, "exit status after SIGTERM; stderr: \(result.stderr)")
+
+        let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        let run = Sensor.parse(ProcessOutput(status: result.status, stdout: text, stderr: result.stderr))
+        #expect(run.unparsedLines.isEmpty, "\(run.unparsedLines.prefix(3))")
+        let flows = run.flows.filter { $0.string("proto") == "udp" && $0.int("id.resp_p") == Int(receiver.port) }
+        try #require(flows.count == 1, "one UDP flow to port \(receiver.port) in \(text)")
+        let flow = flows[0]
+        #expect(flow.string("id.orig_h") == "127.0.0.1" && flow.int("id.orig_p") == Int(sender.port), "\(flow)")
+        #expect(flow.int("orig_pkts") == datagrams, "\(flow)")
+        #expect(flow.int("orig_ip_bytes") == datagrams * (20 + 8 + payload.count), "\(flow)")
+        #expect(flow.int("orig_bytes") == datagrams * payload.count, "\(flow)")
+        #expect(flow.int("resp_pkts") == 0, "\(flow)")
+        #expect(flow.bool("final") == true, "\(flow)")
+        #expect(flow.string("end_reason") == "end", "flushed at shutdown: \(flow)")
+        #expect(run.finalStats != nil, "a final stats record at shutdown")
+    }
+}
