@@ -49,118 +49,15 @@ final class Flow {
     // Application layer state lives in a separate object, allocated only for flows that carry DNS, HTTP or
     // TLS: most flows (scans, bulk transfers) never need it, and a smaller Flow is cheaper to make and free.
     var appDecided = false
-    private var app: FlowApplication?
+    /// nil until the flow turns out to carry DNS, HTTP or TLS.
+    private(set) var app: FlowApplication?
 
-    @inline(__always)
-    private func application() -> FlowApplication {
+    /// The flow's application state, created on first use.
+    func application() -> FlowApplication {
         if let app { return app }
         let created = FlowApplication()
         app = created
         return created
-    }
-
-    var http: HTTPConnectionParser? {
-        get { app?.http ?? nil }
-        _modify {
-            let state = application()
-            yield &state.http
-        }
-    }
-
-    var httpDepth: Int {
-        get { app?.httpDepth ?? 0 }
-        _modify {
-            let state = application()
-            yield &state.httpDepth
-        }
-    }
-
-    var httpRequestTimes: [Double] {
-        get { app?.httpRequestTimes ?? [] }
-        _modify {
-            let state = application()
-            yield &state.httpRequestTimes
-        }
-    }
-
-    var tlsOrig: TLSStreamScanner? {
-        get { app?.tlsOrig ?? nil }
-        _modify {
-            let state = application()
-            yield &state.tlsOrig
-        }
-    }
-
-    var tlsResp: TLSStreamScanner? {
-        get { app?.tlsResp ?? nil }
-        _modify {
-            let state = application()
-            yield &state.tlsResp
-        }
-    }
-
-    var clientHello: TLSClientHello? {
-        get { app?.clientHello ?? nil }
-        _modify {
-            let state = application()
-            yield &state.clientHello
-        }
-    }
-
-    var serverHello: TLSServerHello? {
-        get { app?.serverHello ?? nil }
-        _modify {
-            let state = application()
-            yield &state.serverHello
-        }
-    }
-
-    var tlsStart: Double {
-        get { app?.tlsStart ?? 0 }
-        _modify {
-            let state = application()
-            yield &state.tlsStart
-        }
-    }
-
-    var tlsLogged: Bool {
-        get { app?.tlsLogged ?? false }
-        _modify {
-            let state = application()
-            yield &state.tlsLogged
-        }
-    }
-
-    var dnsOrig: DNSTCPFramer? {
-        get { app?.dnsOrig ?? nil }
-        _modify {
-            let state = application()
-            yield &state.dnsOrig
-        }
-    }
-
-    var dnsResp: DNSTCPFramer? {
-        get { app?.dnsResp ?? nil }
-        _modify {
-            let state = application()
-            yield &state.dnsResp
-        }
-    }
-
-    var dnsPending: [UInt16: PendingDNSQuery] {
-        get { app?.dnsPending ?? [:] }
-        _modify {
-            let state = application()
-            yield &state.dnsPending
-        }
-    }
-
-    var dnsPendingOrder: [UInt16] {
-        get { app?.dnsPendingOrder ?? [] }
-        _modify {
-            let state = application()
-            yield &state.dnsPendingOrder
-        }
     }
 
     init(

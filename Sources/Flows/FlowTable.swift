@@ -277,13 +277,14 @@ public final class FlowTable {
     }
 
     private func noteGap(_ flow: Flow, fromOriginator: Bool) {
-        flow.http?.noteGap(from: fromOriginator ? .originator : .responder)
+        guard let app = flow.app else { return }
+        app.http?.noteGap(from: fromOriginator ? .originator : .responder)
         if fromOriginator {
-            flow.tlsOrig = nil
-            flow.dnsOrig = nil
+            app.tlsOrig = nil
+            app.dnsOrig = nil
         } else {
-            flow.tlsResp = nil
-            flow.dnsResp = nil
+            app.tlsResp = nil
+            app.dnsResp = nil
         }
     }
 
@@ -291,88 +292,91 @@ public final class FlowTable {
         if !flow.appDecided {
             flow.appDecided = true
             if isDNSPort(flow.respPort) || isDNSPort(flow.origPort) {
-                flow.dnsOrig = DNSTCPFramer()
-                flow.dnsResp = DNSTCPFramer()
+                let app = flow.application()
+                app.dnsOrig = DNSTCPFramer()
+                app.dnsResp = DNSTCPFramer()
             } else if fromOriginator, let first = payload.first {
                 if first == 0x16 {
-                    flow.tlsOrig = TLSStreamScanner()
-                    flow.tlsResp = TLSStreamScanner()
-                    flow.tlsStart = ts
+                    let app = flow.application()
+                    app.tlsOrig = TLSStreamScanner()
+                    app.tlsResp = TLSStreamScanner()
+                    app.tlsStart = ts
                 } else if first >= UInt8(ascii: "A") && first <= UInt8(ascii: "Z") {
-                    flow.http = HTTPConnectionParser()
+                    flow.application().http = HTTPConnectionParser()
                 }
             }
         }
-        if flow.http != nil {
-            feedHTTP(flow, payload: payload, fromOriginator: fromOriginator, ts: ts)
-        } else if flow.tlsOrig != nil || flow.tlsResp != nil {
-            feedTLS(flow, payload: payload, fromOriginator: fromOriginator, ts: ts)
-        } else if fromOriginator, flow.dnsOrig != nil {
-            let messages = flow.dnsOrig?.feed(payload) ?? []
+        guard let app = flow.app else { return }
+        if app.http != nil {
+            feedHTTP(flow, app, payload: payload, fromOriginator: fromOriginator, ts: ts)
+        } else if app.tlsOrig != nil || app.tlsResp != nil {
+            feedTLS(flow, app, payload: payload, fromOriginator: fromOriginator, ts: ts)
+        } else if fromOriginator, app.dnsOrig != nil {
+            let messages = app.dnsOrig?.feed(payload) ?? []
             for message in messages { processDNSMessageBytes(flow, message, fromOriginator: true, ts: ts) }
-        } else if !fromOriginator, flow.dnsResp != nil {
-            let messages = flow.dnsResp?.feed(payload) ?? []
+        } else if !fromOriginator, app.dnsResp != nil {
+            let messages = app.dnsResp?.feed(payload) ?? []
             for message in messages { processDNSMessageBytes(flow, message, fromOriginator: false, ts: ts) }
         }
     }
 
-    private func feedHTTP(_ flow: Flow, payload: UnsafeRawBufferPointer, fromOriginator: Bool, ts: Double) {
-        guard var parser = flow.http else { return }
-        flow.http = nil  // keep the parser's buffers uniquely referenced while it works
+    private func feedHTTP(_ flow: Flow, _ app: FlowApplication, payload: UnsafeRawBufferPointer, fromOriginator: Bool, ts: Double) {
+        guard var parser = app.http else { return }
+        app.http = nil  // keep the parser's buffers uniquely referenced while it works
         let before = parser.requestsStarted
         let done = parser.feed(payload, from: fromOriginator ? .originator : .responder)
         if parser.requestsStarted > before {
-            for _ in before..<parser.requestsStarted { flow.httpRequestTimes.append(ts) }
+            for _ in before..<parser.requestsStarted { app.httpRequestTimes.append(ts) }
         }
         if parser.isNotHTTP {
-            flow.http = nil
+            app.http = nil
             return
         }
         if flow.service == nil && parser.requestsStarted > 0 { flow.service = "http" }
-        flow.http = parser
-        for transaction in done { emitHTTP(flow, transaction) }
+        app.http = parser
+        for transaction in done { emitHTTP(flow, app, transaction) }
     }
 
-    private func emitHTTP(_ flow: Flow, _ transaction: HTTPTransaction) {
-        let ts = flow.httpRequestTimes.isEmpty ? flow.last : flow.httpRequestTimes.removeFirst()
-        flow.httpDepth += 1
+    private func emitHTTP(_ flow: Flow, _ app: FlowApplication, _ transaction: HTTPTransaction) {
+        let ts = app.httpRequestTimes.isEmpty ? flow.last : app.httpRequestTimes.removeFirst()
+        app.httpDepth += 1
         emit(.http(HTTPRecord(ts: ts, uid: flow.uid, sensor: config.sensor, id: flow.connID,
-                              transDepth: flow.httpDepth, transaction: transaction)))
+                              transDepth: app.httpDepth, transaction: transaction)))
     }
 
-    private func feedTLS(_ flow: Flow, payload: UnsafeRawBufferPointer, fromOriginator: Bool, ts: Double) {
+    private func feedTLS(_ flow: Flow, _ app: FlowApplication, payload: UnsafeRawBufferPointer, fromOriginator: Bool, ts: Double) {
         if fromOriginator {
-            guard var scanner = flow.tlsOrig else { return }
-            flow.tlsOrig = nil
+            guard var scanner = app.tlsOrig else { return }
+            app.tlsOrig = nil
             switch scanner.feed(payload) {
-            case .needMore: flow.tlsOrig = scanner
+            case .needMore: app.tlsOrig = scanner
             case .clientHello(let hello):
-                flow.clientHello = hello
+                app.clientHello = hello
                 flow.service = "ssl"
-                flow.tlsStart = ts
+                app.tlsStart = ts
             case .serverHello, .notTLS: break
             }
         } else {
-            guard var scanner = flow.tlsResp else { return }
-            flow.tlsResp = nil
+            guard var scanner = app.tlsResp else { return }
+            app.tlsResp = nil
             switch scanner.feed(payload) {
-            case .needMore: flow.tlsResp = scanner
+            case .needMore: app.tlsResp = scanner
             case .serverHello(let hello):
-                flow.serverHello = hello
-                if flow.clientHello != nil { emitTLS(flow) }
+                app.serverHello = hello
+                if app.clientHello != nil { emitTLS(flow, app) }
             case .clientHello, .notTLS: break
             }
         }
     }
 
-    private func emitTLS(_ flow: Flow) {
-        guard !flow.tlsLogged, let client = flow.clientHello else { return }
-        flow.tlsLogged = true
-        let server = flow.serverHello
+    private func emitTLS(_ flow: Flow, _ app: FlowApplication) {
+        guard !app.tlsLogged, let client = app.clientHello else { return }
+        app.tlsLogged = true
+        let server = app.serverHello
         let version = server.map { TLSVersionName.name($0.selectedVersion) }
         let alpn = server?.alpn.map { [$0] } ?? client.alpn
         emit(.tls(TLSRecord(
-            ts: flow.tlsStart, uid: flow.uid, sensor: config.sensor, id: flow.connID, version: version,
+            ts: app.tlsStart, uid: flow.uid, sensor: config.sensor, id: flow.connID, version: version,
             cipher: server?.cipherSuite, serverName: client.serverName, alpn: alpn, ja3: client.ja3,
             ja4: client.ja4(transport: .tcp))))
     }
@@ -394,19 +398,20 @@ public final class FlowTable {
     }
 
     private func handleDNS(_ flow: Flow, _ message: DNSMessage, fromOriginator: Bool, ts: Double) {
+        let app = flow.application()
         if !message.isResponse {
-            if flow.dnsPending[message.id] == nil {
-                if flow.dnsPending.count >= config.maxPendingDNSQueries, !flow.dnsPendingOrder.isEmpty {
-                    let oldest = flow.dnsPendingOrder.removeFirst()
-                    if let query = flow.dnsPending.removeValue(forKey: oldest) { emitDNS(flow, query: query, response: nil, ts: query.ts) }
+            if app.dnsPending[message.id] == nil {
+                if app.dnsPending.count >= config.maxPendingDNSQueries, !app.dnsPendingOrder.isEmpty {
+                    let oldest = app.dnsPendingOrder.removeFirst()
+                    if let query = app.dnsPending.removeValue(forKey: oldest) { emitDNS(flow, query: query, response: nil, ts: query.ts) }
                 }
-                flow.dnsPendingOrder.append(message.id)
+                app.dnsPendingOrder.append(message.id)
             }
-            flow.dnsPending[message.id] = PendingDNSQuery(ts: ts, message: message, fromOriginator: fromOriginator)
+            app.dnsPending[message.id] = PendingDNSQuery(ts: ts, message: message, fromOriginator: fromOriginator)
             return
         }
-        if let query = flow.dnsPending.removeValue(forKey: message.id) {
-            if let index = flow.dnsPendingOrder.firstIndex(of: message.id) { flow.dnsPendingOrder.remove(at: index) }
+        if let query = app.dnsPending.removeValue(forKey: message.id) {
+            if let index = app.dnsPendingOrder.firstIndex(of: message.id) { app.dnsPendingOrder.remove(at: index) }
             emitDNS(flow, query: query, response: message, ts: ts)
         } else {
             emitDNS(flow, query: nil, response: message, ts: ts)
@@ -491,16 +496,18 @@ public final class FlowTable {
             lastFlow = nil
             lastKey = nil
         }
-        if var parser = flow.http {
-            flow.http = nil
-            for transaction in parser.finish() { emitHTTP(flow, transaction) }
+        if let app = flow.app {
+            if var parser = app.http {
+                app.http = nil
+                for transaction in parser.finish() { emitHTTP(flow, app, transaction) }
+            }
+            if app.clientHello != nil { emitTLS(flow, app) }
+            for id in app.dnsPendingOrder {
+                if let query = app.dnsPending[id] { emitDNS(flow, query: query, response: nil, ts: query.ts) }
+            }
+            app.dnsPending.removeAll()
+            app.dnsPendingOrder.removeAll()
         }
-        if flow.clientHello != nil { emitTLS(flow) }
-        for id in flow.dnsPendingOrder {
-            if let query = flow.dnsPending[id] { emitDNS(flow, query: query, response: nil, ts: query.ts) }
-        }
-        flow.dnsPending.removeAll()
-        flow.dnsPendingOrder.removeAll()
         emit(.flow(flow.record(sensor: config.sensor, final: true, reason: reason)))
     }
 
