@@ -78,7 +78,7 @@ struct SeriesAccumulator {
     }
 }
 
-/// Zeek-style connection uids: "C" followed by base62 of 96 random bits.
+/// Zeek-style connection uids: "C" followed by 17 base62 digits (about 101 random bits).
 struct UIDGenerator {
     private var state: UInt64
     private static let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
@@ -97,21 +97,20 @@ struct UIDGenerator {
         return z ^ (z >> 31)
     }
 
+    /// 17 base62 digits from two 64-bit words (division by a constant compiles to a multiply).
     mutating func next() -> String {
-        var high = nextWord() & 0xFFFF_FFFF
-        var low = nextWord()
-        var digits: [UInt8] = []
-        digits.reserveCapacity(18)
-        // Long division of the 96-bit value (high:low) by 62.
-        while high != 0 || low != 0 {
-            let highQuotient = high / 62
-            let highRemainder = high % 62
-            let (lowQuotient, remainder) = UInt64(62).dividingFullWidth((high: highRemainder, low: low))
-            high = highQuotient
-            low = lowQuotient
-            digits.append(Self.alphabet[Int(remainder)])
+        var first = nextWord()
+        var second = nextWord()
+        var digits = [UInt8](repeating: 0, count: 18)
+        digits[0] = UInt8(ascii: "C")
+        for index in 1...9 {
+            digits[index] = Self.alphabet[Int(first % 62)]
+            first /= 62
         }
-        while digits.count < 17 { digits.append(Self.alphabet[0]) }
-        return "C" + String(decoding: digits.reversed(), as: UTF8.self)
+        for index in 10...17 {
+            digits[index] = Self.alphabet[Int(second % 62)]
+            second /= 62
+        }
+        return String(decoding: digits, as: UTF8.self)
     }
 }

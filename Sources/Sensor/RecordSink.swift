@@ -21,9 +21,22 @@ extension RecordSink {
 
 /// Counts records per type (`--emit none`).
 public final class CountingSink: RecordSink {
-    public private(set) var counts: [String: Int] = [:]
+    private var flow = 0, dns = 0, http = 0, tls = 0, series = 0, stats = 0
     public init() {}
-    public func write(_ record: Record) { counts[record.typeName, default: 0] += 1 }
+    public func write(_ record: Record) {
+        switch record {
+        case .flow: flow += 1
+        case .dns: dns += 1
+        case .http: http += 1
+        case .tls: tls += 1
+        case .series: series += 1
+        case .stats: stats += 1
+        }
+    }
+    /// Records written, by type name.
+    public var counts: [String: Int] {
+        ["flow": flow, "dns": dns, "http": http, "tls": tls, "series": series, "stats": stats]
+    }
     public func finish() {}
 }
 
