@@ -488,19 +488,23 @@ public final class FlowTable {
     }
 
     private func sweep(now: Double) {
-        var expired: [Flow] = []
+        // Expired flows are emitted in start order, so output does not depend on the dictionary's order.
+        var expired: [(start: Double, flow: Unmanaged<Flow>)] = []
         for handle in flows.values {
-            let flow = handle.takeUnretainedValue()
-            if now - flow.last >= idleTimeout(flow) {
-                expired.append(flow)
-            } else if now - flow.lastExport >= config.activeTimeout {
-                flow.lastExport = now
-                flow.interimCount += 1
-                emit(.flow(flow.record(sensor: config.sensor, final: false, reason: "active")))
+            handle._withUnsafeGuaranteedRef { flow in
+                if now - flow.last >= idleTimeout(flow) {
+                    expired.append((flow.start, handle))
+                } else if now - flow.lastExport >= config.activeTimeout {
+                    flow.lastExport = now
+                    flow.interimCount += 1
+                    emit(.flow(flow.record(sensor: config.sensor, final: false, reason: "active")))
+                }
             }
         }
+        guard !expired.isEmpty else { return }
         expired.sort { $0.start < $1.start }
-        for flow in expired {
+        for entry in expired {
+            let flow = entry.flow.takeUnretainedValue()
             let reason: String
             if flow.closing {
                 reason = flow.orig.state == .reset || flow.resp.state == .reset ? "rst" : "fin"
@@ -545,8 +549,9 @@ public final class FlowTable {
 
     /// Ends every flow (end of capture, shutdown) and the current series interval.
     public func flushAll() {
-        let remaining = flows.values.map { $0.takeUnretainedValue() }.sorted { $0.start < $1.start }
-        for flow in remaining { finish(flow, reason: "end") }
+        var remaining = flows.values.map { handle in (start: handle._withUnsafeGuaranteedRef { $0.start }, flow: handle) }
+        remaining.sort { $0.start < $1.start }
+        for entry in remaining { finish(entry.flow.takeUnretainedValue(), reason: "end") }
         if let record = series.flush() { emit(.series(record)) }
     }
 }
