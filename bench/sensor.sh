@@ -424,7 +424,7 @@ if [ $BUILD -eq 1 ] && { [ ! -x "$SENSOR" ] ||
     [ -n "$(find "$REPO/Sources" "$REPO/Package.swift" -newer "$SENSOR" -print -quit 2>/dev/null)" ]; }; then
     if command -v swift >/dev/null 2>&1 && [ "$SENSOR" = "$REPO/.build/release/wirewatch-sensor" ]; then
         say "building wirewatch-sensor (release) ..."
-        if ! (cd "$REPO" && swift build -c release --product wirewatch-sensor) >"$WORK/swift-build.log" 2>&1; then
+        if ! (cd "$REPO" && swift build -c release --static-swift-stdlib --product wirewatch-sensor) >"$WORK/swift-build.log" 2>&1; then
             say "  swift build failed; last lines of $WORK/swift-build.log:"
             tail -n 5 "$WORK/swift-build.log" | sed 's/^/    /'
         fi
@@ -575,7 +575,7 @@ hr
 if [ $SENSOR_OK -eq 1 ]; then
     if [ $MET_ALL -eq 1 ]; then say "sensor meets both targets on every capture"; else say "sensor: targets not met on every capture (see above)"; fi
 else
-    say "sensor not benchmarked: build it with 'swift build -c release --product wirewatch-sensor' or set SENSOR"
+    say "sensor not benchmarked: build it with 'swift build -c release --static-swift-stdlib --product wirewatch-sensor' or set SENSOR"
 fi
 [ $FAILED -eq 0 ] || say "a tool failed (exit status 1)"
 exit $FAILED

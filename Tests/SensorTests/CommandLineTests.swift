@@ -59,6 +59,26 @@ struct CommandLineTests {
         #expect(run.output.stderr.contains(bad.culprit), "stderr names \(bad.culprit): \(run.output.stderr)")
     }
 
+    // No capture file: a live capture on lo by an unprivileged user (as root, the test drops to nobody with setpriv).
+    @Test("a live capture without the capture capability exits 2 and says which capabilities it needs")
+    func missingCapturePrivileges() async throws {
+        let sensor = try Harness.sensorBinary()
+        let arguments = ["--interface", "lo", "--emit", "none"]
+        let output: ProcessOutput
+        if geteuid() == 0 {
+            output = try await ChildProcess.run(
+                URL(fileURLWithPath: "/usr/bin/setpriv"),
+                ["--reuid=65534", "--regid=65534", "--clear-groups", sensor.path] + arguments)
+        } else {
+            output = try await ChildProcess.run(sensor, arguments)
+        }
+        #expect(output.status == 2, "exit status; stderr: \(output.stderr)")
+        #expect(output.stdout.isEmpty, "stdout: \(output.stdout)")
+        #expect(output.stderrLines.count == 1, "stderr lines: \(output.stderrLines)")
+        #expect(output.stderr.contains("interface lo: permission denied"), "\(output.stderr)")
+        #expect(output.stderr.contains("CAP_NET_RAW"), "says what to grant: \(output.stderr)")
+    }
+
     // Capture: http-cut.pcap (http.pcap cut half-way into its last packet record).
     @Test("a capture cut mid-packet exits 0 with one warning and the records of every whole packet")
     func cutCaptureKeepsWholePackets() async throws {
