@@ -203,9 +203,6 @@ public final class FlowTable {
         ts: Double
     ) {
         let flags = tcp.flags
-        var endpoint = fromOriginator ? flow.orig : flow.resp
-        var peer = fromOriginator ? flow.resp : flow.orig
-        endpoint.flags.formUnion(flags)
         let syn = flags.contains(.syn)
         let ack = flags.contains(.ack)
         let fin = flags.contains(.fin)
@@ -220,65 +217,18 @@ public final class FlowTable {
         if ack && !syn && !fin && !rst && length == 0 { flow.addHistory(UInt8(ascii: "A"), fromOriginator: fromOriginator) }
         if length > 0 { flow.addHistory(UInt8(ascii: "D"), fromOriginator: fromOriginator) }
         if tcp.window == 0 && !syn && !rst { flow.addHistory(UInt8(ascii: "W"), fromOriginator: fromOriginator) }
-
-        // Endpoint state machine, after Zeek's TCP_Endpoint states.
-        if rst {
-            endpoint.state = .reset
-        } else if fin {
-            endpoint.state = .closed
-        } else if syn {
-            if endpoint.state == .inactive { endpoint.state = ack ? .synAckSent : .synSent }
-        } else {
-            switch endpoint.state {
-            case .inactive:
-                // Mid-stream pickup: no SYN seen from this side.
-                endpoint.state = .partial
-            case .synSent, .synAckSent:
-                if ack { endpoint.state = .established }
-            default:
-                break
-            }
-            if ack && peer.state == .synAckSent && endpoint.state == .established { peer.state = .established }
-        }
-        if (syn && ack) && peer.state == .synSent {
-            // The SYN-ACK completes the originator's half of the handshake once acknowledged; nothing more here.
-        }
-
-        // Sequence tracking: payload bytes once, retransmissions counted, in-order bytes to the application.
-        var newBytes = length
-        var deliverFrom = 0  // bytes of this segment's captured payload already delivered before
-        var gap = false
-        let sequenceAfterSyn = syn ? tcp.sequence &+ 1 : tcp.sequence
-        if let expected = endpoint.nextSequence {
-            let delta = Int32(bitPattern: sequenceAfterSyn &- expected)
-            if delta < 0 {
-                let overlap = Int(delta.magnitude)
-                if length > 0 && overlap >= length {
-                    flow.retransPackets += 1
-                    flow.addHistory(UInt8(ascii: "T"), fromOriginator: fromOriginator)
-                    newBytes = 0
-                } else {
-                    newBytes = max(0, length - overlap)
-                }
-                deliverFrom = min(overlap, length)
-            } else if delta > 0 && length > 0 {
-                gap = true
-            }
-            let end = sequenceAfterSyn &+ UInt32(truncatingIfNeeded: length)
-            if Int32(bitPattern: end &- expected) > 0 { endpoint.nextSequence = end }
-        } else if syn || length > 0 {
-            endpoint.nextSequence = sequenceAfterSyn &+ UInt32(truncatingIfNeeded: length)
-        }
-        endpoint.payloadBytes += UInt64(newBytes)
         if fin || rst { flow.closing = true }
 
-        if fromOriginator {
-            flow.orig = endpoint
-            flow.resp = peer
-        } else {
-            flow.resp = endpoint
-            flow.orig = peer
+        // Endpoint state and sequence tracking, in place (the two endpoints are distinct stored properties).
+        let segment = fromOriginator
+            ? Self.track(tcp, length: length, endpoint: &flow.orig, peer: &flow.resp)
+            : Self.track(tcp, length: length, endpoint: &flow.resp, peer: &flow.orig)
+        if segment.retransmission {
+            flow.retransPackets += 1
+            flow.addHistory(UInt8(ascii: "T"), fromOriginator: fromOriginator)
         }
+        let deliverFrom = segment.deliverFrom
+        let gap = segment.gap
 
         // Application layer.
         let captured = packet.payloadLength
@@ -294,6 +244,69 @@ public final class FlowTable {
             // Snaplen cut the segment: the rest of the stream cannot be parsed in order.
             noteGap(flow, fromOriginator: fromOriginator)
         }
+    }
+
+    /// What one TCP segment did to its sender's sequence space.
+    struct SegmentEffect {
+        /// Bytes of this segment's payload that were already seen (a retransmission overlap).
+        var deliverFrom = 0
+        /// The segment starts beyond the next expected byte: bytes were lost before it.
+        var gap = false
+        /// Every payload byte was seen before.
+        var retransmission = false
+    }
+
+    /// Zeek's endpoint state machine (TCP_INACTIVE … TCP_RESET) and the sequence space of the sender: payload bytes
+    /// counted once, retransmissions detected, in-order bytes located for the application parsers.
+    @inline(__always)
+    static func track(_ tcp: TCPHeader, length: Int, endpoint: inout Endpoint, peer: inout Endpoint) -> SegmentEffect {
+        let flags = tcp.flags
+        let syn = flags.contains(.syn)
+        let ack = flags.contains(.ack)
+        endpoint.flags.formUnion(flags)
+        if flags.contains(.rst) {
+            endpoint.state = .reset
+        } else if flags.contains(.fin) {
+            endpoint.state = .closed
+        } else if syn {
+            if endpoint.state == .inactive { endpoint.state = ack ? .synAckSent : .synSent }
+        } else {
+            switch endpoint.state {
+            case .inactive:
+                // Mid-stream pickup: no SYN seen from this side.
+                endpoint.state = .partial
+            case .synSent, .synAckSent:
+                if ack { endpoint.state = .established }
+            default:
+                break
+            }
+            if ack && peer.state == .synAckSent && endpoint.state == .established { peer.state = .established }
+        }
+
+        var effect = SegmentEffect()
+        var newBytes = length
+        let sequence = syn ? tcp.sequence &+ 1 : tcp.sequence
+        if let expected = endpoint.nextSequence {
+            let delta = Int32(bitPattern: sequence &- expected)
+            if delta < 0 {
+                let overlap = Int(delta.magnitude)
+                if length > 0 && overlap >= length {
+                    effect.retransmission = true
+                    newBytes = 0
+                } else {
+                    newBytes = max(0, length - overlap)
+                }
+                effect.deliverFrom = min(overlap, length)
+            } else if delta > 0 && length > 0 {
+                effect.gap = true
+            }
+            let end = sequence &+ UInt32(truncatingIfNeeded: length)
+            if Int32(bitPattern: end &- expected) > 0 { endpoint.nextSequence = end }
+        } else if syn || length > 0 {
+            endpoint.nextSequence = sequence &+ UInt32(truncatingIfNeeded: length)
+        }
+        endpoint.payloadBytes += UInt64(newBytes)
+        return effect
     }
 
     private func noteGap(_ flow: Flow, fromOriginator: Bool) {
