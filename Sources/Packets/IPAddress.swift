@@ -5,13 +5,13 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
     case v6(UInt64, UInt64)
 
     /// Reads 4 bytes (IPv4) from the cursor.
-    @inlinable
+    @inlinable @inline(__always)
     public static func readV4(_ cursor: inout Cursor) throws(DecodeError) -> IPAddress {
         .v4(try cursor.readU32())
     }
 
     /// Reads 16 bytes (IPv6) from the cursor.
-    @inlinable
+    @inlinable @inline(__always)
     public static func readV6(_ cursor: inout Cursor) throws(DecodeError) -> IPAddress {
         let high = try cursor.read(UInt64.self)
         let low = try cursor.read(UInt64.self)

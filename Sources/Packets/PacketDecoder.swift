@@ -155,6 +155,7 @@ public enum PacketDecoder {
     }
 
     /// RFC 791 §3.1.
+    @inline(__always)
     static func parseIPv4(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(DecodeError) -> IPHeader {
         var cursor = Cursor(bytes, layer: .ipv4, offset: offset)
         let versionAndIHL = try cursor.readU8()
@@ -251,6 +252,7 @@ public enum PacketDecoder {
     }
 
     /// RFC 9293 §3.1, with the options of §3.2 that the flow table uses.
+    @inline(__always)
     static func parseTCP(_ cursor: inout Cursor) throws(DecodeError) -> TCPHeader {
         let start = cursor.offset
         let sourcePort = try cursor.readU16()
