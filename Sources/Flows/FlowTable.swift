@@ -211,6 +211,7 @@ public final class FlowTable {
 
         // History letters (Zeek's conn.log "history").
         if syn && (fin || rst) { flow.addHistory(UInt8(ascii: "Q"), fromOriginator: fromOriginator) }
+        if fin && rst { flow.addHistory(UInt8(ascii: "I"), fromOriginator: fromOriginator) }
         if syn { flow.addHistory(UInt8(ascii: ack ? "H" : "S"), fromOriginator: fromOriginator) }
         if fin { flow.addHistory(UInt8(ascii: "F"), fromOriginator: fromOriginator) }
         if rst { flow.addHistory(UInt8(ascii: "R"), fromOriginator: fromOriginator) }
@@ -229,6 +230,7 @@ public final class FlowTable {
         }
         let deliverFrom = segment.deliverFrom
         let gap = segment.gap
+        if gap { flow.addHistory(UInt8(ascii: "G"), fromOriginator: fromOriginator) }
 
         // Application layer.
         let captured = packet.payloadLength

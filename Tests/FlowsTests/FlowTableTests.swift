@@ -301,3 +301,25 @@ struct ConnectionReuseTests {
         #expect(Set(h.finalFlows.map(\.uid)).count == 3)
     }
 }
+
+@Suite("flow table: Zeek history letters for odd segments")
+struct HistoryLetterTests {
+    typealias F = FrameBuilder
+
+    @Test("a missing segment is a content gap (G); FIN with RST is inconsistent (I)")
+    func gapAndInconsistent() throws {
+        let h = FlowHarness()
+        try h.feed(F.tcpFrame("10.1.1.1", 1000, "10.2.2.2", 80, flags: .syn, sequence: 0), at: 1)
+        try h.feed(F.tcpFrame("10.2.2.2", 80, "10.1.1.1", 1000, flags: [.syn, .ack], sequence: 0, acknowledgment: 1), at: 1.1)
+        try h.feed(F.tcpFrame("10.1.1.1", 1000, "10.2.2.2", 80, flags: .ack, sequence: 1, acknowledgment: 1), at: 1.2)
+        // Bytes 1..<101 never captured; the next segment starts at 101.
+        try h.feed(F.tcpFrame("10.1.1.1", 1000, "10.2.2.2", 80, flags: [.ack, .psh], sequence: 101, acknowledgment: 1,
+                              payload: [UInt8](repeating: 0x41, count: 10)), at: 1.3)
+        try h.feed(F.tcpFrame("10.2.2.2", 80, "10.1.1.1", 1000, flags: [.fin, .rst, .ack], sequence: 1, acknowledgment: 1), at: 1.4)
+        h.flush()
+        let flow = try #require(h.finalFlows.first)
+        #expect(flow.history.contains("G"), "\(flow.history)")
+        #expect(flow.history.contains("i"), "\(flow.history)")
+        #expect(flow.origBytes == 10)
+    }
+}
