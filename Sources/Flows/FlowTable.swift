@@ -300,7 +300,10 @@ public final class FlowTable {
                 }
                 effect.deliverFrom = min(overlap, length)
             } else if delta > 0 && length > 0 {
+                // Bytes before this segment were not seen (lost, or still to come out of order). Like Zeek, payload
+                // bytes follow the sequence space, so the hole counts and a late segment filling it adds nothing.
                 effect.gap = true
+                newBytes = Int(delta) + length
             }
             let end = sequence &+ UInt32(truncatingIfNeeded: length)
             if Int32(bitPattern: end &- expected) > 0 { endpoint.nextSequence = end }

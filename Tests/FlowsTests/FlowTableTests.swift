@@ -320,6 +320,21 @@ struct HistoryLetterTests {
         let flow = try #require(h.finalFlows.first)
         #expect(flow.history.contains("G"), "\(flow.history)")
         #expect(flow.history.contains("i"), "\(flow.history)")
-        #expect(flow.origBytes == 10)
+        // Payload bytes follow the sequence space, as Zeek's orig_bytes: the 100 missing bytes count.
+        #expect(flow.origBytes == 110)
+    }
+
+    @Test("a segment that arrives after a later one adds no bytes twice")
+    func reordered() throws {
+        let h = FlowHarness()
+        try h.feed(F.tcpFrame("10.1.1.1", 1001, "10.2.2.2", 80, flags: .syn, sequence: 0), at: 1)
+        try h.feed(F.tcpFrame("10.2.2.2", 80, "10.1.1.1", 1001, flags: [.syn, .ack], sequence: 0, acknowledgment: 1), at: 1.1)
+        let chunk = [UInt8](repeating: 0x42, count: 50)
+        try h.feed(F.tcpFrame("10.1.1.1", 1001, "10.2.2.2", 80, flags: .ack, sequence: 51, acknowledgment: 1, payload: chunk), at: 1.2)
+        try h.feed(F.tcpFrame("10.1.1.1", 1001, "10.2.2.2", 80, flags: .ack, sequence: 1, acknowledgment: 1, payload: chunk), at: 1.3)
+        h.flush()
+        let flow = try #require(h.finalFlows.first)
+        #expect(flow.origBytes == 100)
+        #expect(flow.origPackets == 3)
     }
 }
