@@ -34,6 +34,8 @@ public final class FlowTable {
         self.emit = emit
         self.uids = UIDGenerator(seed: config.uidSeed)
         self.series = SeriesAccumulator(interval: config.seriesInterval, sensor: config.sensor)
+        // Room for a busy link's flows up front: growing a large dictionary rehashes every flow.
+        flows.reserveCapacity(min(config.maxFlows, 1 << 16))
         var bits = [UInt64](repeating: 0, count: 1024)
         for port in config.dnsPorts { bits[Int(port >> 6)] |= 1 << UInt64(port & 63) }
         self.dnsPortBits = bits
