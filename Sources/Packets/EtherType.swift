@@ -6,7 +6,8 @@ public enum EtherType {
     public static let ipv6: UInt16 = 0x86DD
     public static let qinq: UInt16 = 0x88A8  // IEEE 802.1ad service tag
     public static let qinqOld: UInt16 = 0x9100  // pre-standard QinQ tag still seen in the field
-    public static let mpls: UInt16 = 0x8847
+    public static let mpls: UInt16 = 0x8847  // MPLS unicast (RFC 3032)
+    public static let mplsMulticast: UInt16 = 0x8848
 }
 
 /// IP protocol numbers (IANA "Assigned Internet Protocol Numbers").

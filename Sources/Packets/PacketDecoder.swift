@@ -4,6 +4,8 @@ public enum DecodeLimits {
     public static let maxVLANTags = 4
     /// The most IPv6 extension headers walked (RFC 8200 §4.1 recommends each appear at most once or twice).
     public static let maxIPv6ExtensionHeaders = 16
+    /// The most MPLS label stack entries walked (RFC 3032); real stacks hold a handful.
+    public static let maxMPLSLabels = 8
     /// IPv4 minimum header length in bytes (RFC 791 §3.1, IHL ≥ 5).
     public static let ipv4MinimumHeader = 20
     /// IPv6 fixed header length in bytes (RFC 8200 §3).
@@ -75,6 +77,20 @@ public enum PacketDecoder {
         switch type {
         case EtherType.ipv4, EtherType.ipv6:
             return .ip(offset: cursor.offset, vlan: vlans.0, innerVlan: vlans.1)
+        case EtherType.mpls, EtherType.mplsMulticast:
+            // RFC 3032 §2.1: 4-byte label stack entries until the bottom-of-stack bit; the payload's first nibble says
+            // whether IPv4 or IPv6 follows (pseudowires carrying Ethernet are not decoded).
+            var labels = Cursor(cursor.bytes, layer: .link, offset: cursor.offset)
+            var depth = 0
+            while true {
+                depth += 1
+                guard depth <= DecodeLimits.maxMPLSLabels else { throw .malformed(.link, "mpls_too_many_labels") }
+                let entry = try labels.readU32()
+                if entry & 0x100 != 0 { break }
+            }
+            let version = try labels.peekU8() >> 4
+            guard version == 4 || version == 6 else { return .nonIP(type) }
+            return .ip(offset: labels.offset, vlan: vlans.0, innerVlan: vlans.1)
         default:
             return .nonIP(type)
         }

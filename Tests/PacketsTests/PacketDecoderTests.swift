@@ -76,6 +76,22 @@ struct PacketDecoderTests {
         }
     }
 
+    @Test("an MPLS label stack is walked to the IP packet under it")
+    func mpls() throws {
+        let ip = F.ipv4(source: "10.0.0.1", destination: "10.0.0.2", proto: IPProtocol.udp,
+                        payload: F.udp(sourcePort: 1, destinationPort: 2, payload: [7]))
+        // Two labels (16 and 17), the second with the bottom-of-stack bit, TTL 64.
+        let labels: [UInt8] = [0x00, 0x01, 0x00, 0x40, 0x00, 0x01, 0x11, 0x40]
+        let frame = F.ethernet(labels + ip, etherType: EtherType.mpls)
+        let packet = try #require(try frame.withBytes { try PacketDecoder.decode($0, linkType: .ethernet) })
+        #expect(packet.ipOffset == 14 + 8)
+        #expect(packet.payloadLength == 1)
+        let endless = F.ethernet([UInt8](repeating: 0, count: 40), etherType: EtherType.mpls)
+        #expect(throws: DecodeError.malformed(.link, "mpls_too_many_labels")) {
+            try endless.withBytes { try PacketDecoder.decode($0, linkType: .ethernet) }
+        }
+    }
+
     @Test("non-IP frames (ARP) decode to nil, not an error")
     func arp() throws {
         let frame = F.ethernet([UInt8](repeating: 0, count: 28), etherType: EtherType.arp)
