@@ -24,6 +24,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
     ],
     targets: [
         // libpcap from Debian's libpcap-dev; never vendored.
@@ -42,6 +44,16 @@ let package = Package(
             dependencies: ["Packets", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: hotPath
         ),
+        // wire: the protobuf schema's generated code (proto/), records <-> messages, length-prefixed framing
+        .target(
+            name: "Wire",
+            dependencies: [
+                "Flows", "Packets",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         // sensor pipeline: Capture -> Packets -> Flows -> record sink
         .target(name: "Sensor", dependencies: ["Capture", "Packets", "Flows"], swiftSettings: hotPath),
         .executableTarget(
@@ -53,6 +65,17 @@ let package = Package(
         .testTarget(name: "PacketsTests", dependencies: ["Packets", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "FlowsTests", dependencies: ["Flows", "Packets", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CaptureTests", dependencies: ["Capture"], swiftSettings: strict),
+        .testTarget(
+            name: "WireTests",
+            dependencies: [
+                "Wire", "Flows", "Packets", "Sensor", "Capture",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "SensorTests",
             dependencies: ["Sensor", "Flows", "Capture", "Packets"],

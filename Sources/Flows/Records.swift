@@ -13,6 +13,18 @@ public struct ConnID: Hashable, Sendable {
         json.string("id.resp_h", respHost.description)
         json.int("id.resp_p", respPort)
     }
+
+    public init(
+        origHost: IPAddress,
+        origPort: UInt16,
+        respHost: IPAddress,
+        respPort: UInt16
+    ) {
+        self.origHost = origHost
+        self.origPort = origPort
+        self.respHost = respHost
+        self.respPort = respPort
+    }
 }
 
 /// A flow (Zeek conn.log) record; interim when `final` is false (active timeout), with cumulative counters
@@ -59,6 +71,62 @@ public struct FlowRecord: Hashable, Sendable {
         default: return String(proto)
         }
     }
+
+    public init(
+        ts: Double,
+        uid: String,
+        sensor: String,
+        id: ConnID,
+        proto: UInt8,
+        service: String?,
+        duration: Double,
+        origBytes: UInt64,
+        respBytes: UInt64,
+        origPackets: UInt64,
+        respPackets: UInt64,
+        origIPBytes: UInt64,
+        respIPBytes: UInt64,
+        connState: String,
+        history: String,
+        tcpFlagsOrig: TCPFlags?,
+        tcpFlagsResp: TCPFlags?,
+        retransPackets: UInt64,
+        icmpType: UInt8?,
+        icmpCode: UInt8?,
+        vlan: UInt16?,
+        innerVlan: UInt16?,
+        communityID: String,
+        final: Bool,
+        reason: String,
+        truncated: Bool
+    ) {
+        self.ts = ts
+        self.uid = uid
+        self.sensor = sensor
+        self.id = id
+        self.proto = proto
+        self.service = service
+        self.duration = duration
+        self.origBytes = origBytes
+        self.respBytes = respBytes
+        self.origPackets = origPackets
+        self.respPackets = respPackets
+        self.origIPBytes = origIPBytes
+        self.respIPBytes = respIPBytes
+        self.connState = connState
+        self.history = history
+        self.tcpFlagsOrig = tcpFlagsOrig
+        self.tcpFlagsResp = tcpFlagsResp
+        self.retransPackets = retransPackets
+        self.icmpType = icmpType
+        self.icmpCode = icmpCode
+        self.vlan = vlan
+        self.innerVlan = innerVlan
+        self.communityID = communityID
+        self.final = final
+        self.reason = reason
+        self.truncated = truncated
+    }
 }
 
 /// A DNS request/response pair (Zeek dns.log).
@@ -78,6 +146,40 @@ public struct DNSRecord: Hashable, Sendable {
     public var ttls: [Double]
     public var rtt: Double?
     public var rejected: Bool
+
+    public init(
+        ts: Double,
+        uid: String,
+        sensor: String,
+        id: ConnID,
+        proto: UInt8,
+        transID: UInt16,
+        query: String?,
+        qtype: UInt16?,
+        qtypeName: String?,
+        rcode: UInt16?,
+        rcodeName: String?,
+        answers: [String],
+        ttls: [Double],
+        rtt: Double?,
+        rejected: Bool
+    ) {
+        self.ts = ts
+        self.uid = uid
+        self.sensor = sensor
+        self.id = id
+        self.proto = proto
+        self.transID = transID
+        self.query = query
+        self.qtype = qtype
+        self.qtypeName = qtypeName
+        self.rcode = rcode
+        self.rcodeName = rcodeName
+        self.answers = answers
+        self.ttls = ttls
+        self.rtt = rtt
+        self.rejected = rejected
+    }
 }
 
 /// An HTTP request/response pair (Zeek http.log).
@@ -88,6 +190,22 @@ public struct HTTPRecord: Hashable, Sendable {
     public var id: ConnID
     public var transDepth: Int
     public var transaction: HTTPTransaction
+
+    public init(
+        ts: Double,
+        uid: String,
+        sensor: String,
+        id: ConnID,
+        transDepth: Int,
+        transaction: HTTPTransaction
+    ) {
+        self.ts = ts
+        self.uid = uid
+        self.sensor = sensor
+        self.id = id
+        self.transDepth = transDepth
+        self.transaction = transaction
+    }
 }
 
 /// A TLS handshake (Zeek ssl.log plus JA3/JA4).
@@ -102,6 +220,30 @@ public struct TLSRecord: Hashable, Sendable {
     public var alpn: [String]
     public var ja3: String?
     public var ja4: String?
+
+    public init(
+        ts: Double,
+        uid: String,
+        sensor: String,
+        id: ConnID,
+        version: String?,
+        cipher: UInt16?,
+        serverName: String?,
+        alpn: [String],
+        ja3: String?,
+        ja4: String?
+    ) {
+        self.ts = ts
+        self.uid = uid
+        self.sensor = sensor
+        self.id = id
+        self.version = version
+        self.cipher = cipher
+        self.serverName = serverName
+        self.alpn = alpn
+        self.ja3 = ja3
+        self.ja4 = ja4
+    }
 }
 
 /// Per-sensor counters for one interval of packet time, the input of volume-anomaly detection.
@@ -114,6 +256,24 @@ public struct SeriesRecord: Hashable, Sendable {
     public var flows: UInt64
     /// Per protocol name ("tcp", "udp", "icmp", "icmpv6", "other"): packets, bytes, new flows.
     public var perProtocol: [String: ProtocolCounters]
+
+    public init(
+        ts: Double,
+        interval: Double,
+        sensor: String,
+        packets: UInt64,
+        bytes: UInt64,
+        flows: UInt64,
+        perProtocol: [String: ProtocolCounters]
+    ) {
+        self.ts = ts
+        self.interval = interval
+        self.sensor = sensor
+        self.packets = packets
+        self.bytes = bytes
+        self.flows = flows
+        self.perProtocol = perProtocol
+    }
 }
 
 /// Packets, IP bytes and new flows of one protocol.

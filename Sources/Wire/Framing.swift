@@ -1,0 +1,112 @@
+import NIOCore
+import SwiftProtobuf
+
+/// Fixed numbers of the wire protocol (proto/README.md).
+public enum WireProtocol {
+    /// The protocol version this build speaks.
+    public static let version: UInt32 = 1
+    /// Bytes of the big-endian length prefix in front of every Envelope.
+    public static let lengthPrefixBytes = 4
+    /// The default largest frame (Envelope bytes, prefix not counted): 16 MiB, room for batches of ~100,000 flows.
+    public static let defaultMaxFrameBytes = 16 * 1024 * 1024
+}
+
+/// Why a stream of frames could not be read. Each case closes the connection that produced it.
+public enum FrameError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The length prefix announces more than the configured maximum.
+    case tooLarge(length: UInt32, maximum: Int)
+    /// The connection ended in the middle of a frame.
+    case truncated(expected: Int, received: Int)
+    /// The frame's bytes are not a valid protobuf Envelope.
+    case badEnvelope(String)
+    /// A valid Envelope with no message in it.
+    case emptyEnvelope
+
+    public var description: String {
+        switch self {
+        case .tooLarge(let length, let maximum):
+            return "frame of \(length) bytes exceeds the maximum of \(maximum)"
+        case .truncated(let expected, let received):
+            return "connection closed inside a frame (\(received) of \(expected) bytes)"
+        case .badEnvelope(let reason):
+            return "frame is not a valid Envelope: \(reason)"
+        case .emptyEnvelope:
+            return "frame holds an empty Envelope"
+        }
+    }
+
+    /// The protocol error code sent to the peer before closing.
+    public var code: Wirewatch_V1_Error.Code {
+        switch self {
+        case .tooLarge: return .frameTooLarge
+        case .truncated, .badEnvelope, .emptyEnvelope: return .badFrame
+        }
+    }
+}
+
+/// Splits a byte stream into frames: a 4-byte big-endian length, then that many bytes (one Envelope).
+/// Returns `.needMoreData` until a whole frame is buffered; an oversized length fails at once, before any of
+/// the frame is buffered, so a hostile peer cannot make the collector allocate 4 GiB.
+public struct FrameDecoder: ByteToMessageDecoder, NIOSingleStepByteToMessageDecoder {
+    public typealias InboundOut = ByteBuffer
+
+    public let maxFrameBytes: Int
+
+    public init(maxFrameBytes: Int = WireProtocol.defaultMaxFrameBytes) {
+        self.maxFrameBytes = maxFrameBytes
+    }
+
+    public mutating func decode(buffer: inout ByteBuffer) throws -> ByteBuffer? {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return nil }
+        guard let size = Int(exactly: length), size <= maxFrameBytes else {
+            throw FrameError.tooLarge(length: length, maximum: maxFrameBytes)
+        }
+        guard buffer.readableBytes >= WireProtocol.lengthPrefixBytes + size else { return nil }
+        buffer.moveReaderIndex(forwardBy: WireProtocol.lengthPrefixBytes)
+        return buffer.readSlice(length: size)
+    }
+
+    public mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> ByteBuffer? {
+        if let frame = try decode(buffer: &buffer) { return frame }
+        guard buffer.readableBytes > 0 else { return nil }
+        let expected = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self).map { Int($0) } ?? 0
+        throw FrameError.truncated(
+            expected: WireProtocol.lengthPrefixBytes + expected, received: buffer.readableBytes)
+    }
+
+    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let frame = try decode(buffer: &buffer) else { return .needMoreData }
+        context.fireChannelRead(Self.wrapInboundOut(frame))
+        return .continue
+    }
+
+    public mutating func decodeLast(
+        context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool
+    ) throws -> DecodingState {
+        guard let frame = try decodeLast(buffer: &buffer, seenEOF: seenEOF) else { return .needMoreData }
+        context.fireChannelRead(Self.wrapInboundOut(frame))
+        return .continue
+    }
+}
+
+/// Envelope <-> frame bytes.
+public enum EnvelopeCodec {
+    /// Parses one frame's bytes.
+    public static func decode(_ frame: ByteBuffer) throws(FrameError) -> Wirewatch_V1_Envelope {
+        let envelope: Wirewatch_V1_Envelope
+        do {
+            envelope = try Wirewatch_V1_Envelope(serializedBytes: Array(frame.readableBytesView))
+        } catch {
+            throw .badEnvelope("\(error)")
+        }
+        guard envelope.body != nil else { throw .emptyEnvelope }
+        return envelope
+    }
+
+    /// Appends one frame (length prefix and Envelope) to `buffer`.
+    public static func encode(_ envelope: Wirewatch_V1_Envelope, into buffer: inout ByteBuffer) throws {
+        let bytes: [UInt8] = try envelope.serializedBytes()
+        buffer.writeInteger(UInt32(bytes.count))
+        buffer.writeBytes(bytes)
+    }
+}
