@@ -129,24 +129,25 @@ public final class SensorPipeline {
         source = interface
         let started = Self.monotonicSeconds()
         var lastFlush = started
-        while !stopRequested.load(ordering: .relaxed) {
+        liveLoop: while !stopRequested.load(ordering: .relaxed) {
             let result = try handle.next { packet in self.handle(packet, linkType: linkType) }
-            liveCounters = handle.counters()
             switch result {
-            case .packet: continue
+            case .packet:
+                break
             case .timeout:
                 // No packet ready: sleep until one is (or a signal or the read timeout), and let wall-clock time
                 // expire idle flows meanwhile (live packet times are wall-clock times).
                 handle.waitForPackets(milliseconds: options.live.readTimeoutMilliseconds)
                 table.advance(to: Self.wallClockSeconds())
                 maybeEmitStats(now: table.now)
-                sink.flush()
-            case .interrupted, .endOfFile, .truncatedFile: break
+            case .interrupted, .endOfFile, .truncatedFile:
+                break liveLoop
             }
-            if case .interrupted = result { break }
+            // Once a second at most: the kernel's drop counters (a system call) and buffered output.
             let clock = Self.monotonicSeconds()
             if clock - lastFlush >= 1 {
                 lastFlush = clock
+                liveCounters = handle.counters()
                 sink.flush()
             }
         }
