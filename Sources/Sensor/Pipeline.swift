@@ -61,12 +61,10 @@ public struct RunSummary: Sendable {
 public final class SensorPipeline {
     public let options: CaptureOptions
     public let table: FlowTable
+    private let intake: PacketIntake
     private let sink: any RecordSink
-    private var reassembler = FragmentReassembler()
     private var summary = RunSummary()
-    private var nonIP: UInt64 = 0
     private var truncatedPackets: UInt64 = 0
-    private var lastFragmentSweep: Double = 0
     private var nextStats: Double?
     private var source = ""
     private var liveCounters: CaptureCounters?
@@ -75,6 +73,7 @@ public final class SensorPipeline {
         self.options = options
         self.sink = sink
         self.table = FlowTable(config: flow, emit: { sink.write($0) })
+        self.intake = PacketIntake(table: table)
     }
 
     /// Opens every input first, so that a bad file or filter fails before any record is written.
@@ -164,52 +163,8 @@ public final class SensorPipeline {
         summary.bytes += UInt64(packet.wireLength)
         if packet.capturedLength < packet.wireLength { truncatedPackets += 1 }
         let ts = packet.timestamp
-        do {
-            guard let decoded = try PacketDecoder.decode(packet.bytes, linkType: linkType) else {
-                nonIP += 1
-                table.advance(to: ts)
-                return
-            }
-            if decoded.ipOffset + decoded.ip.totalLength > packet.wireLength {
-                // The IP header claims more bytes than were on the wire (not a snaplen cut): a lying length field.
-                // Counting it would inflate byte totals, so the packet is dropped and counted, as Zeek does.
-                summary.decodeErrors += 1
-                table.count(weird: "ip.length_exceeds_wire")
-                table.advance(to: ts)
-                return
-            }
-            if decoded.ip.isFragment {
-                table.advance(to: ts)
-                if let whole = reassembler.add(decoded, bytes: packet.bytes, timestamp: ts) {
-                    processReassembled(whole, vlan: decoded.vlan, innerVlan: decoded.innerVlan, ts: ts)
-                }
-            } else {
-                table.process(decoded, bytes: packet.bytes, timestamp: ts)
-            }
-        } catch {
-            summary.decodeErrors += 1
-            table.count(weird: error.counterName)
-            table.advance(to: ts)
-        }
-        if ts - lastFragmentSweep >= 1 {
-            lastFragmentSweep = ts
-            reassembler.expire(before: ts - reassembler.timeout)
-        }
+        intake.ingest(packet.bytes, linkType: linkType, wireLength: packet.wireLength, timestamp: ts)
         maybeEmitStats(now: ts)
-    }
-
-    private func processReassembled(_ whole: [UInt8], vlan: UInt16?, innerVlan: UInt16?, ts: Double) {
-        whole.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
-            do throws(DecodeError) {
-                var full = try PacketDecoder.decodeIP(buffer, at: 0)
-                full.vlan = vlan
-                full.innerVlan = innerVlan
-                table.process(full, bytes: buffer, timestamp: ts)
-            } catch {
-                summary.decodeErrors += 1
-                table.count(weird: error.counterName)
-            }
-        }
     }
 
     private func maybeEmitStats(now: Double) {
@@ -226,19 +181,21 @@ public final class SensorPipeline {
     private func finish() {
         table.flushAll()
         summary.flowsCreated = table.flowsCreated
+        summary.decodeErrors = intake.decodeErrors
         summary.weird = table.weird
         sink.write(.stats(stats(ts: table.now, final: true)))
     }
 
     /// The current `stats` record.
     public func stats(ts: Double, final: Bool) -> StatsRecord {
+        let reassembler = intake.reassembler
         var weird = table.weird
         if reassembler.overlapping > 0 { weird["ip.fragment_overlap"] = reassembler.overlapping }
         return StatsRecord(
             ts: ts, sensor: table.config.sensor, source: source, packetsReceived: summary.packets,
             packetsDroppedKernel: liveCounters?.droppedByKernel, packetsDroppedInterface: liveCounters?.droppedByInterface,
-            bytesReceived: summary.bytes, nonIPPackets: nonIP, truncatedPackets: truncatedPackets,
-            decodeErrors: summary.decodeErrors, fragments: reassembler.fragmentsSeen,
+            bytesReceived: summary.bytes, nonIPPackets: intake.nonIPPackets, truncatedPackets: truncatedPackets,
+            decodeErrors: intake.decodeErrors, fragments: reassembler.fragmentsSeen,
             fragmentsReassembled: reassembler.reassembled, fragmentsExpired: reassembler.expired,
             flowTableSize: table.count, flowsCreated: table.flowsCreated, flowsEvicted: table.flowsEvicted,
             recordsDropped: 0, spoolBytes: 0, weird: weird, final: final)

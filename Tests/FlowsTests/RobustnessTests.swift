@@ -6,7 +6,7 @@ import Packets
 
 // Bad input never traps. Every packet of several fixture captures, every prefix of it and seeded mutations of it
 // (bit flips, corrupted length fields, truncation, inserted and deleted bytes), and random byte strings for every link
-// type, go through the sensor's per-packet chain (Sources/Sensor/Pipeline.swift: decode -> fragment reassembly ->
+// type, go through the sensor's own per-packet path (Sources/Flows/PacketIntake.swift: decode -> fragment reassembly ->
 // flow table) with one flow table per capture, so later packets meet the state that earlier ones left. Reaching the
 // end of a test is the "no trap" assertion; the counters must also add up: every packet the flow table accepted is
 // counted in exactly one final flow record, and every flow created ends in exactly one final record.
@@ -106,16 +106,17 @@ private final class RecordTally {
     }
 }
 
-/// decode -> fragment reassembly -> flow table, as `SensorPipeline.handle` chains them, plus the application-layer
+/// decode -> fragment reassembly -> flow table through the sensor's own `PacketIntake`, plus the application-layer
 /// parsers fed directly with each decoded payload.
 private final class PacketChain {
     let tally = RecordTally()
-    let table: FlowTable
-    var reassembler = FragmentReassembler()
-    private var lastFragmentSweep = 0.0
-    /// Frames that decoded to an IP packet (directly or after reassembly), and frames that threw.
+    /// The sensor's own per-packet path (decode, wire-length check, reassembly, flow table).
+    let intake: PacketIntake
+    var table: FlowTable { intake.table }
+    var reassembler: FragmentReassembler { intake.reassembler }
+    var decodeErrors: Int { Int(intake.decodeErrors) }
+    /// Packets that decoded to an IP header (directly or after reassembly).
     private(set) var decoded = 0
-    private(set) var decodeErrors = 0
     /// Decoded packets whose offsets point outside their buffer or whose lengths disagree.
     private(set) var badOffsets: [String] = []
 
@@ -125,65 +126,24 @@ private final class PacketChain {
         config.maxFlows = 64  // small, so that eviction runs too
         config.maxPendingDNSQueries = 4
         let tally = self.tally
-        table = FlowTable(config: config, emit: { tally.add($0) })
-        reassembler.maxDatagrams = 8
+        intake = PacketIntake(table: FlowTable(config: config, emit: { tally.add($0) }))
+        intake.reassembler.maxDatagrams = 8
+        intake.onDecoded = { [unowned self] packet, bytes in
+            decoded += 1
+            check(packet, in: bytes)
+        }
+        intake.onAccepted = { [unowned self] packet, bytes in accepted(packet, bytes: bytes) }
     }
 
     /// `wireLength` is the frame's length on the wire; more than `frame.count` when a snaplen cut the capture.
     func handle(_ frame: [UInt8], linkType: LinkType, timestamp ts: Double, wireLength: Int? = nil) {
         frame.withUnsafeBytes { bytes in
-            do throws(DecodeError) {
-                guard let packet = try PacketDecoder.decode(bytes, linkType: linkType) else {
-                    table.advance(to: ts)
-                    return
-                }
-                decoded += 1
-                check(packet, in: bytes)
-                if packet.ipOffset + packet.ip.totalLength > max(wireLength ?? 0, bytes.count) {
-                    // An IP length beyond the wire is a lie, not a snaplen cut: the pipeline drops and counts it.
-                    decodeErrors += 1
-                    table.count(weird: "ip.length_exceeds_wire")
-                    table.advance(to: ts)
-                    return
-                }
-                if packet.ip.isFragment {
-                    table.advance(to: ts)
-                    if let whole = reassembler.add(packet, bytes: bytes, timestamp: ts) {
-                        processReassembled(whole, outer: packet, timestamp: ts)
-                    }
-                } else {
-                    process(packet, bytes: bytes, timestamp: ts)
-                }
-            } catch {
-                decodeErrors += 1
-                table.count(weird: error.counterName)
-                table.advance(to: ts)
-            }
-        }
-        if ts - lastFragmentSweep >= 1 {
-            lastFragmentSweep = ts
-            reassembler.expire(before: ts - reassembler.timeout)
+            intake.ingest(bytes, linkType: linkType, wireLength: max(wireLength ?? 0, bytes.count), timestamp: ts)
         }
     }
 
-    private func processReassembled(_ whole: [UInt8], outer: DecodedPacket, timestamp ts: Double) {
-        whole.withUnsafeBytes { buffer in
-            do throws(DecodeError) {
-                var packet = try PacketDecoder.decodeIP(buffer, at: 0)
-                packet.vlan = outer.vlan
-                packet.innerVlan = outer.innerVlan
-                check(packet, in: buffer)
-                process(packet, bytes: buffer, timestamp: ts)
-            } catch {
-                decodeErrors += 1
-                table.count(weird: error.counterName)
-            }
-        }
-    }
-
-    private func process(_ packet: DecodedPacket, bytes: UnsafeRawBufferPointer, timestamp ts: Double) {
+    private func accepted(_ packet: DecodedPacket, bytes: UnsafeRawBufferPointer) {
         tally.packetsAccepted += 1
-        table.process(packet, bytes: bytes, timestamp: ts)
         guard packet.payloadLength > 0, packet.payloadOffset <= bytes.count,
             packet.payloadLength <= bytes.count - packet.payloadOffset
         else { return }

@@ -6,9 +6,10 @@
 // ServerHello, a DNS query then its response: state that single frames in random order rarely build. Bit 0x40 says
 // the frames were cut by a snaplen (the wire length is unknown, so larger IP lengths are believed); without it the
 // wire length is the frame's length and an IP length beyond it is dropped, as the pipeline does.
-// Each frame goes through the chain `SensorPipeline.handle` runs per packet (Sources/Sensor/Pipeline.swift):
-// `PacketDecoder.decode` -> `FragmentReassembler.add` for fragments (the whole datagram decoded again with
-// `decodeIP`) -> `FlowTable.process`. The flow table and the reassembler persist across inputs, so bugs that need
+// Each frame goes through `PacketIntake.ingest` (Sources/Flows/PacketIntake.swift), the same per-packet path the
+// sensor pipeline runs: `PacketDecoder.decode` -> wire-length check -> `FragmentReassembler.add` for fragments
+// (the whole datagram decoded again with `decodeIP`) -> `FlowTable.process`.
+// The flow table and the reassembler persist across inputs, so bugs that need
 // state built by earlier packets (a TCP stream, an HTTP parser mid-message, half a fragmented datagram) are reachable;
 // every `flushInterval` inputs everything is flushed and the counters are checked. Each frame, and each decoded
 // transport payload, is also fed straight to the application-layer parsers, which the flow table reaches only behind
@@ -50,11 +51,11 @@ final class Tally {
 /// The state that lives across inputs (libFuzzer calls the entry point on one thread, one input at a time).
 final class FuzzState {
     let tally = Tally()
-    let table: FlowTable
-    var reassembler = FragmentReassembler()
+    /// The sensor's own per-packet path: decode -> wire-length check -> reassembly -> flow table.
+    let intake: PacketIntake
+    var table: FlowTable { intake.table }
     var inputs = 0
     var now = 1_700_000_000.0
-    var lastFragmentSweep = 0.0
 
     init() {
         var config = FlowConfig(sensor: "fuzz")
@@ -63,54 +64,19 @@ final class FuzzState {
         config.maxFlows = 32
         config.maxPendingDNSQueries = 8
         let tally = self.tally
-        table = FlowTable(config: config, emit: { tally.record($0) })
-        reassembler.maxDatagrams = 32
+        intake = PacketIntake(table: FlowTable(config: config, emit: { tally.record($0) }))
+        intake.reassembler.maxDatagrams = 32
+        intake.onDecoded = { [unowned self] packet, bytes in check(packet, in: bytes) }
+        intake.onAccepted = { [unowned self] packet, bytes in accepted(packet, bytes: bytes) }
     }
 
-    /// One frame through decode -> reassembly -> flow table, as `SensorPipeline.handle` does it.
+    /// One frame through the sensor's per-packet path.
     func handle(_ bytes: UnsafeRawBufferPointer, linkType: LinkType, wireLength: Int, ts: Double) {
-        do {
-            guard let decoded = try PacketDecoder.decode(bytes, linkType: linkType) else {
-                table.advance(to: ts)
-                return
-            }
-            check(decoded, in: bytes)
-            if decoded.ipOffset + decoded.ip.totalLength > wireLength {
-                table.count(weird: "ip.length_exceeds_wire")
-                table.advance(to: ts)
-                return
-            }
-            if decoded.ip.isFragment {
-                table.advance(to: ts)
-                if let whole = reassembler.add(decoded, bytes: bytes, timestamp: ts) {
-                    whole.withUnsafeBytes { buffer in
-                        do throws(DecodeError) {
-                            var full = try PacketDecoder.decodeIP(buffer, at: 0)
-                            full.vlan = decoded.vlan
-                            full.innerVlan = decoded.innerVlan
-                            check(full, in: buffer)
-                            process(full, bytes: buffer, ts: ts)
-                        } catch {
-                            table.count(weird: error.counterName)
-                        }
-                    }
-                }
-            } else {
-                process(decoded, bytes: bytes, ts: ts)
-            }
-        } catch {
-            table.count(weird: error.counterName)
-            table.advance(to: ts)
-        }
-        if ts - lastFragmentSweep >= 1 {
-            lastFragmentSweep = ts
-            reassembler.expire(before: ts - reassembler.timeout)
-        }
+        intake.ingest(bytes, linkType: linkType, wireLength: wireLength, timestamp: ts)
     }
 
-    private func process(_ packet: DecodedPacket, bytes: UnsafeRawBufferPointer, ts: Double) {
+    private func accepted(_ packet: DecodedPacket, bytes: UnsafeRawBufferPointer) {
         tally.packetsAccepted += 1
-        table.process(packet, bytes: bytes, timestamp: ts)
         // The transport payload straight to the parsers too: the flow table picks at most one, by port and state.
         if packet.payloadLength > 0 {
             let payloadEnd = packet.payloadOffset + packet.payloadLength
