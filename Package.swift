@@ -9,9 +9,10 @@ let strict: [SwiftSetting] = [
 /// The per-packet path (decode, flow table, pipeline) is single-threaded by design: one capture thread owns
 /// the flow table. Dynamic exclusivity checks on its class properties cost ~5% there, so release builds of
 /// those modules skip them; debug builds and tests keep them.
-let hotPath: [SwiftSetting] = strict + [
-    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
-]
+let hotPath: [SwiftSetting] =
+    strict + [
+        .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))
+    ]
 
 let package = Package(
     name: "wirewatch",

@@ -52,10 +52,16 @@ public enum CommunityID {
             func put(_ address: IPAddress) {
                 switch address {
                 case .v4(let a):
-                    for shift in stride(from: 24, through: 0, by: -8) { put(UInt8(truncatingIfNeeded: a >> UInt32(shift))) }
+                    for shift in stride(from: 24, through: 0, by: -8) {
+                        put(UInt8(truncatingIfNeeded: a >> UInt32(shift)))
+                    }
                 case .v6(let h, let l):
-                    for shift in stride(from: 56, through: 0, by: -8) { put(UInt8(truncatingIfNeeded: h >> UInt64(shift))) }
-                    for shift in stride(from: 56, through: 0, by: -8) { put(UInt8(truncatingIfNeeded: l >> UInt64(shift))) }
+                    for shift in stride(from: 56, through: 0, by: -8) {
+                        put(UInt8(truncatingIfNeeded: h >> UInt64(shift)))
+                    }
+                    for shift in stride(from: 56, through: 0, by: -8) {
+                        put(UInt8(truncatingIfNeeded: l >> UInt64(shift)))
+                    }
                 }
             }
             put(UInt8(seed >> 8))
@@ -64,7 +70,8 @@ public enum CommunityID {
             put(daddr)
             put(proto)
             put(0)
-            let hasPorts = proto == IPProtocol.tcp || proto == IPProtocol.udp || proto == IPProtocol.sctp
+            let hasPorts =
+                proto == IPProtocol.tcp || proto == IPProtocol.udp || proto == IPProtocol.sctp
                 || proto == IPProtocol.icmp || proto == IPProtocol.icmpv6
             if hasPorts {
                 put(UInt8(sport >> 8))

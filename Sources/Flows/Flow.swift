@@ -103,7 +103,9 @@ final class Flow {
             let oInactive = os == .inactive || os == .partial
             let rInactive = rs == .inactive || rs == .partial
             if rs == .reset {
-                if os == .synSent || os == .synAckSent || (os == .reset && orig.payloadBytes == 0 && resp.payloadBytes == 0) {
+                if os == .synSent || os == .synAckSent
+                    || (os == .reset && orig.payloadBytes == 0 && resp.payloadBytes == 0)
+                {
                     return "REJ"
                 }
                 return oInactive ? "RSTRH" : "RSTR"

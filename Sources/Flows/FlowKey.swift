@@ -47,15 +47,19 @@ public struct FlowKey: Hashable, Sendable {
         let vlans = UInt64(vlan ?? 0xFFFF) << 16 | UInt64(innerVlan ?? 0xFFFF)
         let sourceIsLow = sh < dh || (sh == dh && (sl < dl || (sl == dl && sourcePort <= destinationPort)))
         if sourceIsLow {
-            return (FlowKey(
-                lowHigh: sh, lowLow: sl, highHigh: dh, highLow: dl,
-                portsAndVlans: UInt64(sourcePort) << 48 | UInt64(destinationPort) << 32 | vlans,
-                protoAndFamily: UInt16(proto) << 8 | v6), true)
+            return (
+                FlowKey(
+                    lowHigh: sh, lowLow: sl, highHigh: dh, highLow: dl,
+                    portsAndVlans: UInt64(sourcePort) << 48 | UInt64(destinationPort) << 32 | vlans,
+                    protoAndFamily: UInt16(proto) << 8 | v6), true
+            )
         }
-        return (FlowKey(
-            lowHigh: dh, lowLow: dl, highHigh: sh, highLow: sl,
-            portsAndVlans: UInt64(destinationPort) << 48 | UInt64(sourcePort) << 32 | vlans,
-            protoAndFamily: UInt16(proto) << 8 | v6), false)
+        return (
+            FlowKey(
+                lowHigh: dh, lowLow: dl, highHigh: sh, highLow: sl,
+                portsAndVlans: UInt64(destinationPort) << 48 | UInt64(sourcePort) << 32 | vlans,
+                protoAndFamily: UInt16(proto) << 8 | v6), false
+        )
     }
 
     /// One multiply-xor mix per word (keyed by the dictionary's per-process seed) instead of SipHash.

@@ -104,8 +104,9 @@ public final class FlowTable {
         if let existing = found {
             handle = existing
         } else {
-            handle = makeFlow(key: key, packet: packet, source: source, sourcePort: sourcePort, destination: destination,
-                              destinationPort: destinationPort, sourceIsLow: sourceIsLow, reversed: reversed, ts: ts)
+            handle = makeFlow(
+                key: key, packet: packet, source: source, sourcePort: sourcePort, destination: destination,
+                destinationPort: destinationPort, sourceIsLow: sourceIsLow, ts: ts)
         }
         lastKey = key
         lastFlow = handle
@@ -143,7 +144,8 @@ public final class FlowTable {
             if isDNSPort(udp.sourcePort) || isDNSPort(udp.destinationPort),
                 packet.payloadLength > 0
             {
-                let payload = UnsafeRawBufferPointer(rebasing: bytes[packet.payloadOffset..<(packet.payloadOffset + packet.payloadLength)])
+                let end = packet.payloadOffset + packet.payloadLength
+                let payload = UnsafeRawBufferPointer(rebasing: bytes[packet.payloadOffset..<end])
                 processDNS(flow, payload: payload, fromOriginator: fromOriginator, ts: ts)
             }
         case .icmp(let icmp), .icmpv6(let icmp):
@@ -165,7 +167,7 @@ public final class FlowTable {
 
     private func makeFlow(
         key: FlowKey, packet: DecodedPacket, source: IPAddress, sourcePort: UInt16, destination: IPAddress,
-        destinationPort: UInt16, sourceIsLow: Bool, reversed: Bool, ts: Double
+        destinationPort: UInt16, sourceIsLow: Bool, ts: Double
     ) -> Unmanaged<Flow> {
         if flows.count >= config.maxFlows { evictIdlest() }
         // The originator sent the first packet, except that a SYN-ACK seen first was answering the other side.
@@ -194,7 +196,6 @@ public final class FlowTable {
         flows[key] = handle
         flowsCreated += 1
         series.newFlow(proto: key.proto)
-        _ = reversed
         return handle
     }
 
@@ -217,13 +218,16 @@ public final class FlowTable {
         if syn { flow.addHistory(UInt8(ascii: ack ? "H" : "S"), fromOriginator: fromOriginator) }
         if fin { flow.addHistory(UInt8(ascii: "F"), fromOriginator: fromOriginator) }
         if rst { flow.addHistory(UInt8(ascii: "R"), fromOriginator: fromOriginator) }
-        if ack && !syn && !fin && !rst && length == 0 { flow.addHistory(UInt8(ascii: "A"), fromOriginator: fromOriginator) }
+        if ack && !syn && !fin && !rst && length == 0 {
+            flow.addHistory(UInt8(ascii: "A"), fromOriginator: fromOriginator)
+        }
         if length > 0 { flow.addHistory(UInt8(ascii: "D"), fromOriginator: fromOriginator) }
         if tcp.window == 0 && !syn && !rst { flow.addHistory(UInt8(ascii: "W"), fromOriginator: fromOriginator) }
         if fin || rst { flow.closing = true }
 
         // Endpoint state and sequence tracking, in place (the two endpoints are distinct stored properties).
-        let segment = fromOriginator
+        let segment =
+            fromOriginator
             ? Self.track(tcp, length: length, endpoint: &flow.orig, peer: &flow.resp)
             : Self.track(tcp, length: length, endpoint: &flow.resp, peer: &flow.orig)
         if segment.retransmission {
@@ -360,7 +364,9 @@ public final class FlowTable {
         }
     }
 
-    private func feedHTTP(_ flow: Flow, _ app: FlowApplication, payload: UnsafeRawBufferPointer, fromOriginator: Bool, ts: Double) {
+    private func feedHTTP(
+        _ flow: Flow, _ app: FlowApplication, payload: UnsafeRawBufferPointer, fromOriginator: Bool, ts: Double
+    ) {
         guard var parser = app.http else { return }
         app.http = nil  // keep the parser's buffers uniquely referenced while it works
         let before = parser.requestsStarted
@@ -380,11 +386,16 @@ public final class FlowTable {
     private func emitHTTP(_ flow: Flow, _ app: FlowApplication, _ transaction: HTTPTransaction) {
         let ts = app.httpRequestTimes.isEmpty ? flow.last : app.httpRequestTimes.removeFirst()
         app.httpDepth += 1
-        emit(.http(HTTPRecord(ts: ts, uid: flow.uid, sensor: config.sensor, id: flow.connID,
-                              transDepth: app.httpDepth, transaction: transaction)))
+        emit(
+            .http(
+                HTTPRecord(
+                    ts: ts, uid: flow.uid, sensor: config.sensor, id: flow.connID,
+                    transDepth: app.httpDepth, transaction: transaction)))
     }
 
-    private func feedTLS(_ flow: Flow, _ app: FlowApplication, payload: UnsafeRawBufferPointer, fromOriginator: Bool, ts: Double) {
+    private func feedTLS(
+        _ flow: Flow, _ app: FlowApplication, payload: UnsafeRawBufferPointer, fromOriginator: Bool, ts: Double
+    ) {
         if fromOriginator {
             guard var scanner = app.tlsOrig else { return }
             app.tlsOrig = nil
@@ -415,10 +426,12 @@ public final class FlowTable {
         let server = app.serverHello
         let version = server.map { TLSVersionName.name($0.selectedVersion) }
         let alpn = server?.alpn.map { [$0] } ?? client.alpn
-        emit(.tls(TLSRecord(
-            ts: app.tlsStart, uid: flow.uid, sensor: config.sensor, id: flow.connID, version: version,
-            cipher: server?.cipherSuite, serverName: client.serverName, alpn: alpn, ja3: client.ja3,
-            ja4: client.ja4(transport: .tcp))))
+        emit(
+            .tls(
+                TLSRecord(
+                    ts: app.tlsStart, uid: flow.uid, sensor: config.sensor, id: flow.connID, version: version,
+                    cipher: server?.cipherSuite, serverName: client.serverName, alpn: alpn, ja3: client.ja3,
+                    ja4: client.ja4(transport: .tcp))))
     }
 
     // MARK: DNS
@@ -443,7 +456,9 @@ public final class FlowTable {
             if app.dnsPending[message.id] == nil {
                 if app.dnsPending.count >= config.maxPendingDNSQueries, !app.dnsPendingOrder.isEmpty {
                     let oldest = app.dnsPendingOrder.removeFirst()
-                    if let query = app.dnsPending.removeValue(forKey: oldest) { emitDNS(flow, query: query, response: nil, ts: query.ts) }
+                    if let query = app.dnsPending.removeValue(forKey: oldest) {
+                        emitDNS(flow, query: query, response: nil, ts: query.ts)
+                    }
                 }
                 app.dnsPendingOrder.append(message.id)
             }
@@ -463,14 +478,16 @@ public final class FlowTable {
         let rcode = response?.rcode
         // Zeek leaves out answers with empty data (a root MX or SRV target).
         let answers = response?.answers.filter { !$0.data.isEmpty } ?? []
-        emit(.dns(DNSRecord(
-            ts: query?.ts ?? ts, uid: flow.uid, sensor: config.sensor, id: flow.connID, proto: flow.proto,
-            transID: query?.message.id ?? response?.id ?? 0, query: question?.name,
-            qtype: question?.type, qtypeName: question.map { DNSNames.typeName($0.type) },
-            rcode: rcode, rcodeName: rcode.map { DNSNames.rcodeName($0) },
-            answers: answers.map(\.data), ttls: answers.map { Double($0.ttl) },
-            rtt: query.flatMap { q in response.map { _ in ts - q.ts } },
-            rejected: rcode.map { $0 == 5 } ?? false)))
+        emit(
+            .dns(
+                DNSRecord(
+                    ts: query?.ts ?? ts, uid: flow.uid, sensor: config.sensor, id: flow.connID, proto: flow.proto,
+                    transID: query?.message.id ?? response?.id ?? 0, query: question?.name,
+                    qtype: question?.type, qtypeName: question.map { DNSNames.typeName($0.type) },
+                    rcode: rcode, rcodeName: rcode.map { DNSNames.rcodeName($0) },
+                    answers: answers.map(\.data), ttls: answers.map { Double($0.ttl) },
+                    rtt: query.flatMap { q in response.map { _ in ts - q.ts } },
+                    rejected: rcode.map { $0 == 5 } ?? false)))
     }
 
     // MARK: ICMP errors
@@ -569,7 +586,8 @@ public final class FlowTable {
 
     /// Ends every flow (end of capture, shutdown) and the current series interval.
     public func flushAll() {
-        var remaining = flows.values.map { handle in (start: handle._withUnsafeGuaranteedRef { $0.start }, flow: handle) }
+        var remaining = flows.values.map { handle in (start: handle._withUnsafeGuaranteedRef { $0.start }, flow: handle)
+        }
         remaining.sort { $0.start < $1.start }
         for entry in remaining { finish(entry.flow.takeUnretainedValue(), reason: "end") }
         if let record = series.flush() { emit(.series(record)) }

@@ -40,7 +40,8 @@ public struct FragmentReassembler {
     public mutating func add(_ packet: DecodedPacket, bytes: UnsafeRawBufferPointer, timestamp: Double) -> [UInt8]? {
         fragmentsSeen += 1
         let ip = packet.ip
-        let key = Key(source: ip.source, destination: ip.destination, proto: ip.proto, identification: ip.identification)
+        let key = Key(
+            source: ip.source, destination: ip.destination, proto: ip.proto, identification: ip.identification)
         if pending[key] == nil {
             if pending.count >= maxDatagrams { expire(before: timestamp - timeout, force: true) }
             pending[key] = Pending(firstSeen: timestamp)
@@ -71,7 +72,9 @@ public struct FragmentReassembler {
         entry.pieces.append((ip.fragmentOffset, data))
         entry.bytesHeld += data.count
         entry.fragmentCount += 1
-        if let total = entry.totalLength, let header = entry.header, let payload = Self.assemble(entry.pieces, total: total) {
+        if let total = entry.totalLength, let header = entry.header,
+            let payload = Self.assemble(entry.pieces, total: total)
+        {
             reassembled += 1
             return Self.buildDatagram(header: header, version: ip.version, proto: ip.proto, payload: payload)
         }

@@ -20,7 +20,9 @@ public enum DecodeLimits {
 /// Nothing is allocated or copied; every read is bounds-checked.
 public enum PacketDecoder {
     /// Walks the link-layer header and any VLAN tags to the start of the IP packet.
-    public static func decodeLink(_ bytes: UnsafeRawBufferPointer, linkType: LinkType) throws(DecodeError) -> LinkPayload {
+    public static func decodeLink(_ bytes: UnsafeRawBufferPointer, linkType: LinkType) throws(DecodeError)
+        -> LinkPayload
+    {
         var cursor = Cursor(bytes, layer: .link)
         switch linkType {
         case .ethernet:
@@ -44,9 +46,9 @@ public enum PacketDecoder {
             cursor = Cursor(bytes, layer: .null)
             let raw = try cursor.read(UInt32.self)  // read big-endian; the family may be in either byte order
             let family = linkType == .loop ? raw : (raw & 0xFFFF == 0 ? raw.byteSwapped : raw)
+            // AF_INET is 2 everywhere; AF_INET6 is 10 on Linux, 24/28/30 on the BSDs and macOS.
             switch family {
-            case 2: return .ip(offset: cursor.offset, vlan: nil, innerVlan: nil)  // AF_INET everywhere
-            case 10, 24, 28, 30: return .ip(offset: cursor.offset, vlan: nil, innerVlan: nil)  // AF_INET6: Linux, BSDs, macOS
+            case 2, 10, 24, 28, 30: return .ip(offset: cursor.offset, vlan: nil, innerVlan: nil)
             default: return .nonIP(UInt16(truncatingIfNeeded: family))
             }
         case .raw, .rawDLT12, .rawDLT14, .ipv4, .ipv6:
@@ -97,7 +99,8 @@ public enum PacketDecoder {
     }
 
     /// Decodes a whole captured frame; `nil` when it carries no IP packet.
-    public static func decode(_ bytes: UnsafeRawBufferPointer, linkType: LinkType) throws(DecodeError) -> DecodedPacket? {
+    public static func decode(_ bytes: UnsafeRawBufferPointer, linkType: LinkType) throws(DecodeError) -> DecodedPacket?
+    {
         switch try decodeLink(bytes, linkType: linkType) {
         case .nonIP:
             return nil
@@ -142,7 +145,8 @@ public enum PacketDecoder {
             packet.payloadOffset = transportStart + tcp.headerLength
         case IPProtocol.udp:
             cursor = Cursor(datagram, layer: .udp, offset: transportStart)
-            let udp = UDPHeader(sourcePort: try cursor.readU16(), destinationPort: try cursor.readU16(), length: try cursor.readU16())
+            let udp = UDPHeader(
+                sourcePort: try cursor.readU16(), destinationPort: try cursor.readU16(), length: try cursor.readU16())
             try cursor.skip(2)  // checksum
             packet.transport = .udp(udp)
             packet.payloadOffset = transportStart + DecodeLimits.udpHeader

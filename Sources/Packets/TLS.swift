@@ -332,9 +332,11 @@ public struct TLSStreamScanner: Sendable {
         case 1:
             return header[0] == TLSConstant.contentTypeHandshake ? nil : .malformed(.tls, "record_type")
         case 2:
-            return header[1] == UInt8(truncatingIfNeeded: TLSConstant.minRecordVersion >> 8) ? nil : .malformed(.tls, "record_version")
+            return header[1] == UInt8(truncatingIfNeeded: TLSConstant.minRecordVersion >> 8)
+                ? nil : .malformed(.tls, "record_version")
         case 3:
-            return header[2] <= UInt8(truncatingIfNeeded: TLSConstant.maxRecordVersion) ? nil : .malformed(.tls, "record_version")
+            return header[2] <= UInt8(truncatingIfNeeded: TLSConstant.maxRecordVersion)
+                ? nil : .malformed(.tls, "record_version")
         case 5:
             let length = Int(header[3]) << 8 | Int(header[4])
             guard length >= 1, length <= TLSLimits.maxPlaintextRecordLength else {

@@ -60,7 +60,8 @@ extension TLSClientHello {
         let ciphers = cipherSuites.filter { !TLSConstant.isGREASE($0) }
         let exts = extensions.filter { !TLSConstant.isGREASE($0) }
         let sni = exts.contains(TLSConstant.extServerName) ? "d" : "i"
-        let a = (transport == .quic ? "q" : "t") + Self.ja4VersionCode(ja4Version) + sni
+        let a =
+            (transport == .quic ? "q" : "t") + Self.ja4VersionCode(ja4Version) + sni
             + Self.twoDigits(ciphers.count) + Self.twoDigits(exts.count) + ja4ALPN
 
         let b = ciphers.sorted().map(TLSHex.hex4).joined(separator: ",")

@@ -103,9 +103,12 @@ public final class SensorPipeline {
                 case .packet, .timeout: continue
                 case .endOfFile, .interrupted: continue fileLoop
                 case .truncatedFile(let reason):
-                    summary.warnings.append(Warning(
-                        source: handle.source,
-                        message: "capture ends in the middle of a packet record (\(reason)); kept the packets before it"))
+                    summary.warnings.append(
+                        Warning(
+                            source: handle.source,
+                            message:
+                                "capture ends in the middle of a packet record (\(reason)); kept the packets before it")
+                    )
                     continue fileLoop
                 }
             }
@@ -122,7 +125,8 @@ public final class SensorPipeline {
         let handle = try PcapHandle.openLive(interface: interface, options: options.live)
         if let filter = options.filter { try handle.setFilter(filter) }
         guard let linkType = LinkType(rawValue: handle.linkTypeValue) else {
-            throw CaptureError.unsupportedLinkType(source: interface, linkType: handle.linkTypeValue, name: handle.linkTypeName)
+            throw CaptureError.unsupportedLinkType(
+                source: interface, linkType: handle.linkTypeValue, name: handle.linkTypeName)
         }
         try handle.setNonBlocking()
         source = interface
@@ -193,7 +197,8 @@ public final class SensorPipeline {
         if reassembler.overlapping > 0 { weird["ip.fragment_overlap"] = reassembler.overlapping }
         return StatsRecord(
             ts: ts, sensor: table.config.sensor, source: source, packetsReceived: summary.packets,
-            packetsDroppedKernel: liveCounters?.droppedByKernel, packetsDroppedInterface: liveCounters?.droppedByInterface,
+            packetsDroppedKernel: liveCounters?.droppedByKernel,
+            packetsDroppedInterface: liveCounters?.droppedByInterface,
             bytesReceived: summary.bytes, nonIPPackets: intake.nonIPPackets, truncatedPackets: truncatedPackets,
             decodeErrors: intake.decodeErrors, fragments: reassembler.fragmentsSeen,
             fragmentsReassembled: reassembler.reassembled, fragmentsExpired: reassembler.expired,

@@ -81,7 +81,8 @@ public final class JSONLinesSink: RecordSink {
         var line = record.jsonLine
         line += "\n"
         let count = line.utf8.count
-        let written = line.withUTF8 { buffer in fwrite(buffer.baseAddress, 1, buffer.count, UnsafeMutablePointer(file)) }
+        let written = line.withUTF8 { buffer in fwrite(buffer.baseAddress, 1, buffer.count, UnsafeMutablePointer(file))
+        }
         if written != count { failed = true }
     }
 

@@ -216,32 +216,42 @@ extension Wirewatch_V1_RecordBatch {
         out.reserveCapacity(flows.count + dns.count + http.count + tls.count + series.count + stats.count)
         for (i, m) in flows.enumerated() {
             let field = "flows[\(i)]"
-            out.append(.flow(FlowRecord(
-                ts: Micros.seconds(m.tsMicros), uid: m.uid, sensor: sensor, id: try ConnID(message: m.id, field: field + ".id"),
-                proto: try narrow(m.proto, field + ".proto"), service: m.service.isEmpty ? nil : m.service,
-                duration: Micros.seconds(m.durationMicros), origBytes: m.origBytes, respBytes: m.respBytes,
-                origPackets: m.origPkts, respPackets: m.respPkts, origIPBytes: m.origIpBytes, respIPBytes: m.respIpBytes,
-                connState: m.connState, history: m.history,
-                tcpFlagsOrig: m.hasTcpFlagsOrig ? TCPFlags(rawValue: try narrow(m.tcpFlagsOrig, field + ".tcp_flags_orig")) : nil,
-                tcpFlagsResp: m.hasTcpFlagsResp ? TCPFlags(rawValue: try narrow(m.tcpFlagsResp, field + ".tcp_flags_resp")) : nil,
-                retransPackets: m.retransPkts,
-                icmpType: m.hasIcmpType ? try narrow(m.icmpType, field + ".icmp_type") : nil,
-                icmpCode: m.hasIcmpCode ? try narrow(m.icmpCode, field + ".icmp_code") : nil,
-                vlan: m.hasVlan ? try narrow(m.vlan, field + ".vlan") : nil,
-                innerVlan: m.hasInnerVlan ? try narrow(m.innerVlan, field + ".inner_vlan") : nil,
-                communityID: m.communityID, final: m.final, reason: m.endReason, truncated: m.truncated)))
+            out.append(
+                .flow(
+                    FlowRecord(
+                        ts: Micros.seconds(m.tsMicros), uid: m.uid, sensor: sensor,
+                        id: try ConnID(message: m.id, field: field + ".id"),
+                        proto: try narrow(m.proto, field + ".proto"), service: m.service.isEmpty ? nil : m.service,
+                        duration: Micros.seconds(m.durationMicros), origBytes: m.origBytes, respBytes: m.respBytes,
+                        origPackets: m.origPkts, respPackets: m.respPkts, origIPBytes: m.origIpBytes,
+                        respIPBytes: m.respIpBytes,
+                        connState: m.connState, history: m.history,
+                        tcpFlagsOrig: m.hasTcpFlagsOrig
+                            ? TCPFlags(rawValue: try narrow(m.tcpFlagsOrig, field + ".tcp_flags_orig")) : nil,
+                        tcpFlagsResp: m.hasTcpFlagsResp
+                            ? TCPFlags(rawValue: try narrow(m.tcpFlagsResp, field + ".tcp_flags_resp")) : nil,
+                        retransPackets: m.retransPkts,
+                        icmpType: m.hasIcmpType ? try narrow(m.icmpType, field + ".icmp_type") : nil,
+                        icmpCode: m.hasIcmpCode ? try narrow(m.icmpCode, field + ".icmp_code") : nil,
+                        vlan: m.hasVlan ? try narrow(m.vlan, field + ".vlan") : nil,
+                        innerVlan: m.hasInnerVlan ? try narrow(m.innerVlan, field + ".inner_vlan") : nil,
+                        communityID: m.communityID, final: m.final, reason: m.endReason, truncated: m.truncated)))
         }
         for (i, m) in dns.enumerated() {
             let field = "dns[\(i)]"
             let qtype: UInt16? = m.hasQtype ? try narrow(m.qtype, field + ".qtype") : nil
             let rcode: UInt16? = m.hasRcode ? try narrow(m.rcode, field + ".rcode") : nil
-            out.append(.dns(DNSRecord(
-                ts: Micros.seconds(m.tsMicros), uid: m.uid, sensor: sensor, id: try ConnID(message: m.id, field: field + ".id"),
-                proto: try narrow(m.proto, field + ".proto"), transID: try narrow(m.transID, field + ".trans_id"),
-                query: m.hasQuery ? m.query : nil, qtype: qtype, qtypeName: qtype.map { DNSNames.typeName($0) },
-                rcode: rcode, rcodeName: rcode.map { DNSNames.rcodeName($0) }, answers: m.answers,
-                ttls: m.ttls.map { Double($0) }, rtt: m.hasRttMicros ? Micros.seconds(m.rttMicros) : nil,
-                rejected: m.rejected)))
+            out.append(
+                .dns(
+                    DNSRecord(
+                        ts: Micros.seconds(m.tsMicros), uid: m.uid, sensor: sensor,
+                        id: try ConnID(message: m.id, field: field + ".id"),
+                        proto: try narrow(m.proto, field + ".proto"),
+                        transID: try narrow(m.transID, field + ".trans_id"),
+                        query: m.hasQuery ? m.query : nil, qtype: qtype, qtypeName: qtype.map { DNSNames.typeName($0) },
+                        rcode: rcode, rcodeName: rcode.map { DNSNames.rcodeName($0) }, answers: m.answers,
+                        ttls: m.ttls.map { Double($0) }, rtt: m.hasRttMicros ? Micros.seconds(m.rttMicros) : nil,
+                        rejected: m.rejected)))
         }
         for (i, m) in http.enumerated() {
             let field = "http[\(i)]"
@@ -253,18 +263,24 @@ extension Wirewatch_V1_RecordBatch {
                 statusMessage: m.hasStatusMsg ? m.statusMsg : nil,
                 requestBodyLength: try narrow(m.requestBodyLen, field + ".request_body_len"),
                 responseBodyLength: try narrow(m.responseBodyLen, field + ".response_body_len"))
-            out.append(.http(HTTPRecord(
-                ts: Micros.seconds(m.tsMicros), uid: m.uid, sensor: sensor, id: try ConnID(message: m.id, field: field + ".id"),
-                transDepth: try narrow(m.transDepth, field + ".trans_depth"), transaction: transaction)))
+            out.append(
+                .http(
+                    HTTPRecord(
+                        ts: Micros.seconds(m.tsMicros), uid: m.uid, sensor: sensor,
+                        id: try ConnID(message: m.id, field: field + ".id"),
+                        transDepth: try narrow(m.transDepth, field + ".trans_depth"), transaction: transaction)))
         }
         for (i, m) in tls.enumerated() {
             let field = "tls[\(i)]"
-            out.append(.tls(TLSRecord(
-                ts: Micros.seconds(m.tsMicros), uid: m.uid, sensor: sensor, id: try ConnID(message: m.id, field: field + ".id"),
-                version: m.hasVersion ? m.version : nil,
-                cipher: m.hasCipher ? try narrow(m.cipher, field + ".cipher") : nil,
-                serverName: m.hasServerName ? m.serverName : nil, alpn: m.alpn, ja3: m.hasJa3 ? m.ja3 : nil,
-                ja4: m.hasJa4 ? m.ja4 : nil)))
+            out.append(
+                .tls(
+                    TLSRecord(
+                        ts: Micros.seconds(m.tsMicros), uid: m.uid, sensor: sensor,
+                        id: try ConnID(message: m.id, field: field + ".id"),
+                        version: m.hasVersion ? m.version : nil,
+                        cipher: m.hasCipher ? try narrow(m.cipher, field + ".cipher") : nil,
+                        serverName: m.hasServerName ? m.serverName : nil, alpn: m.alpn, ja3: m.hasJa3 ? m.ja3 : nil,
+                        ja4: m.hasJa4 ? m.ja4 : nil)))
         }
         for m in series {
             var perProtocol: [String: ProtocolCounters] = [:]
@@ -275,21 +291,28 @@ extension Wirewatch_V1_RecordBatch {
                 counters.flows = c.flows
                 perProtocol[c.protocol] = counters
             }
-            out.append(.series(SeriesRecord(
-                ts: Micros.seconds(m.tsMicros), interval: Micros.seconds(m.intervalMicros), sensor: sensor,
-                packets: m.packets, bytes: m.bytes, flows: m.flows, perProtocol: perProtocol)))
+            out.append(
+                .series(
+                    SeriesRecord(
+                        ts: Micros.seconds(m.tsMicros), interval: Micros.seconds(m.intervalMicros), sensor: sensor,
+                        packets: m.packets, bytes: m.bytes, flows: m.flows, perProtocol: perProtocol)))
         }
         for (i, m) in stats.enumerated() {
-            out.append(.stats(StatsRecord(
-                ts: Micros.seconds(m.tsMicros), sensor: sensor, source: m.source, packetsReceived: m.packetsReceived,
-                packetsDroppedKernel: m.hasPacketsDroppedKernel ? m.packetsDroppedKernel : nil,
-                packetsDroppedInterface: m.hasPacketsDroppedInterface ? m.packetsDroppedInterface : nil,
-                bytesReceived: m.bytesReceived, nonIPPackets: m.nonIpPackets, truncatedPackets: m.truncatedPackets,
-                decodeErrors: m.decodeErrors, fragments: m.fragments, fragmentsReassembled: m.fragmentsReassembled,
-                fragmentsExpired: m.fragmentsExpired,
-                flowTableSize: try narrow(m.flowTableSize, "stats[\(i)].flow_table_size"),
-                flowsCreated: m.flowsCreated, flowsEvicted: m.flowsEvicted, recordsDropped: m.recordsDropped,
-                spoolBytes: m.spoolBytes, weird: m.weird, final: m.final)))
+            out.append(
+                .stats(
+                    StatsRecord(
+                        ts: Micros.seconds(m.tsMicros), sensor: sensor, source: m.source,
+                        packetsReceived: m.packetsReceived,
+                        packetsDroppedKernel: m.hasPacketsDroppedKernel ? m.packetsDroppedKernel : nil,
+                        packetsDroppedInterface: m.hasPacketsDroppedInterface ? m.packetsDroppedInterface : nil,
+                        bytesReceived: m.bytesReceived, nonIPPackets: m.nonIpPackets,
+                        truncatedPackets: m.truncatedPackets,
+                        decodeErrors: m.decodeErrors, fragments: m.fragments,
+                        fragmentsReassembled: m.fragmentsReassembled,
+                        fragmentsExpired: m.fragmentsExpired,
+                        flowTableSize: try narrow(m.flowTableSize, "stats[\(i)].flow_table_size"),
+                        flowsCreated: m.flowsCreated, flowsEvicted: m.flowsEvicted, recordsDropped: m.recordsDropped,
+                        spoolBytes: m.spoolBytes, weird: m.weird, final: m.final)))
         }
         return out
     }

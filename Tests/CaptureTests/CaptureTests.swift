@@ -18,9 +18,10 @@ func readAll(_ handle: PcapHandle) throws -> (packets: [CapturedPacketSummary], 
     var packets: [CapturedPacketSummary] = []
     while true {
         let result = try handle.next { packet in
-            packets.append(CapturedPacketSummary(
-                seconds: packet.seconds, nanoseconds: packet.nanoseconds, captured: packet.capturedLength,
-                wire: packet.wireLength))
+            packets.append(
+                CapturedPacketSummary(
+                    seconds: packet.seconds, nanoseconds: packet.nanoseconds, captured: packet.capturedLength,
+                    wire: packet.wireLength))
         }
         if result != .packet { return (packets, result) }
     }
@@ -55,10 +56,12 @@ struct CaptureTests {
         #expect(nano.packets.contains { $0.nanoseconds % 1000 != 0 })
     }
 
-    @Test("link types are reported as libpcap names them", arguments: [
-        ("http.pcap", "EN10MB"), ("sll.pcap", "LINUX_SLL"), ("sll2.pcap", "LINUX_SLL2"), ("null.pcap", "NULL"),
-        ("rawip.pcap", "RAW"),
-    ])
+    @Test(
+        "link types are reported as libpcap names them",
+        arguments: [
+            ("http.pcap", "EN10MB"), ("sll.pcap", "LINUX_SLL"), ("sll2.pcap", "LINUX_SLL2"), ("null.pcap", "NULL"),
+            ("rawip.pcap", "RAW"),
+        ])
     func linkTypes(file: String, name: String) throws {
         #expect(try PcapHandle.openOffline(path: Fixtures.path(file)).linkTypeName == name)
     }

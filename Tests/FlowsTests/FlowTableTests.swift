@@ -42,21 +42,41 @@ struct FlowTableTests {
     /// A complete connection: handshake, one request, one response, FIN from each side.
     func handshake(_ h: FlowHarness, start: Double = 100) throws {
         try h.feed(F.tcpFrame(client, 40000, server, 80, flags: .syn, sequence: 1000), at: start)
-        try h.feed(F.tcpFrame(server, 80, client, 40000, flags: [.syn, .ack], sequence: 5000, acknowledgment: 1001), at: start + 0.01)
-        try h.feed(F.tcpFrame(client, 40000, server, 80, flags: .ack, sequence: 1001, acknowledgment: 5001), at: start + 0.02)
+        try h.feed(
+            F.tcpFrame(server, 80, client, 40000, flags: [.syn, .ack], sequence: 5000, acknowledgment: 1001),
+            at: start + 0.01)
+        try h.feed(
+            F.tcpFrame(client, 40000, server, 80, flags: .ack, sequence: 1001, acknowledgment: 5001), at: start + 0.02)
     }
 
-    @Test("a full TCP connection: Zeek history ShADdFf (the responder never sends a bare ACK), state SF, counts per direction")
+    @Test(
+        "a full TCP connection: Zeek history ShADdFf (the responder never sends a bare ACK), state SF, counts per direction"
+    )
     func fullConnection() throws {
         let h = FlowHarness()
         try handshake(h)
         let request = Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
         let response = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)
-        try h.feed(F.tcpFrame(client, 40000, server, 80, flags: [.ack, .psh], sequence: 1001, acknowledgment: 5001, payload: request), at: 100.03)
-        try h.feed(F.tcpFrame(server, 80, client, 40000, flags: [.ack, .psh], sequence: 5001, acknowledgment: 1001 + UInt32(request.count), payload: response), at: 100.04)
-        try h.feed(F.tcpFrame(client, 40000, server, 80, flags: [.ack, .fin], sequence: 1001 + UInt32(request.count), acknowledgment: 5001 + UInt32(response.count)), at: 100.05)
-        try h.feed(F.tcpFrame(server, 80, client, 40000, flags: [.ack, .fin], sequence: 5001 + UInt32(response.count), acknowledgment: 1002 + UInt32(request.count)), at: 100.06)
-        try h.feed(F.tcpFrame(client, 40000, server, 80, flags: .ack, sequence: 1002 + UInt32(request.count), acknowledgment: 5002 + UInt32(response.count)), at: 100.07)
+        try h.feed(
+            F.tcpFrame(
+                client, 40000, server, 80, flags: [.ack, .psh], sequence: 1001, acknowledgment: 5001, payload: request),
+            at: 100.03)
+        try h.feed(
+            F.tcpFrame(
+                server, 80, client, 40000, flags: [.ack, .psh], sequence: 5001,
+                acknowledgment: 1001 + UInt32(request.count), payload: response), at: 100.04)
+        try h.feed(
+            F.tcpFrame(
+                client, 40000, server, 80, flags: [.ack, .fin], sequence: 1001 + UInt32(request.count),
+                acknowledgment: 5001 + UInt32(response.count)), at: 100.05)
+        try h.feed(
+            F.tcpFrame(
+                server, 80, client, 40000, flags: [.ack, .fin], sequence: 5001 + UInt32(response.count),
+                acknowledgment: 1002 + UInt32(request.count)), at: 100.06)
+        try h.feed(
+            F.tcpFrame(
+                client, 40000, server, 80, flags: .ack, sequence: 1002 + UInt32(request.count),
+                acknowledgment: 5002 + UInt32(response.count)), at: 100.07)
         h.flush()
         let flow = try #require(h.finalFlows.first)
         #expect(h.finalFlows.count == 1)
@@ -77,7 +97,8 @@ struct FlowTableTests {
     func rejected() throws {
         let h = FlowHarness()
         try h.feed(F.tcpFrame(client, 40001, server, 23, flags: .syn), at: 1)
-        try h.feed(F.tcpFrame(server, 23, client, 40001, flags: [.rst, .ack], sequence: 0, acknowledgment: 1001), at: 1.001)
+        try h.feed(
+            F.tcpFrame(server, 23, client, 40001, flags: [.rst, .ack], sequence: 0, acknowledgment: 1001), at: 1.001)
         h.flush()
         let flow = try #require(h.finalFlows.first)
         #expect(flow.connState == "REJ")
@@ -89,7 +110,8 @@ struct FlowTableTests {
         let h = FlowHarness()
         try h.feed(F.tcpFrame(client, 40002, server, 22, flags: .syn), at: 1)
         try h.feed(F.tcpFrame(client, 40003, server, 443, flags: .syn), at: 2)
-        try h.feed(F.tcpFrame(server, 443, client, 40003, flags: [.syn, .ack], sequence: 9, acknowledgment: 1001), at: 2.001)
+        try h.feed(
+            F.tcpFrame(server, 443, client, 40003, flags: [.syn, .ack], sequence: 9, acknowledgment: 1001), at: 2.001)
         try h.feed(F.tcpFrame(client, 40003, server, 443, flags: .rst, sequence: 1001), at: 2.002)
         h.flush()
         let byPort = Dictionary(uniqueKeysWithValues: h.finalFlows.map { ($0.id.respPort, $0) })
@@ -102,7 +124,8 @@ struct FlowTableTests {
     @Test("a SYN-ACK seen first makes its receiver the originator and marks the history with ^")
     func flipped() throws {
         let h = FlowHarness()
-        try h.feed(F.tcpFrame(server, 80, client, 40004, flags: [.syn, .ack], sequence: 5000, acknowledgment: 1001), at: 1)
+        try h.feed(
+            F.tcpFrame(server, 80, client, 40004, flags: [.syn, .ack], sequence: 5000, acknowledgment: 1001), at: 1)
         try h.feed(F.tcpFrame(client, 40004, server, 80, flags: .ack, sequence: 1001, acknowledgment: 5001), at: 1.1)
         h.flush()
         let flow = try #require(h.finalFlows.first)
@@ -116,8 +139,14 @@ struct FlowTableTests {
         let h = FlowHarness()
         try handshake(h)
         let data = Array(repeating: UInt8(0x42), count: 100)
-        try h.feed(F.tcpFrame(client, 40000, server, 80, flags: [.ack, .psh], sequence: 1001, acknowledgment: 5001, payload: data), at: 100.1)
-        try h.feed(F.tcpFrame(client, 40000, server, 80, flags: [.ack, .psh], sequence: 1001, acknowledgment: 5001, payload: data), at: 100.3)
+        try h.feed(
+            F.tcpFrame(
+                client, 40000, server, 80, flags: [.ack, .psh], sequence: 1001, acknowledgment: 5001, payload: data),
+            at: 100.1)
+        try h.feed(
+            F.tcpFrame(
+                client, 40000, server, 80, flags: [.ack, .psh], sequence: 1001, acknowledgment: 5001, payload: data),
+            at: 100.3)
         h.flush()
         let flow = try #require(h.finalFlows.first)
         #expect(flow.retransPackets == 1)
@@ -147,7 +176,8 @@ struct FlowTableTests {
     func activeTimeout() throws {
         let h = FlowHarness { $0.activeTimeout = 60 }
         for second in stride(from: 0.0, through: 150, by: 5) {
-            try h.feed(F.udpFrame(client, 6000, server, 7000, payload: [UInt8](repeating: 1, count: 10)), at: 1000 + second)
+            try h.feed(
+                F.udpFrame(client, 6000, server, 7000, payload: [UInt8](repeating: 1, count: 10)), at: 1000 + second)
         }
         h.flush()
         let interim = h.flows.filter { !$0.final }
@@ -174,10 +204,14 @@ struct FlowTableTests {
     @Test("echo request and reply are one ICMP flow; the reply counts for the responder")
     func icmpEcho() throws {
         let h = FlowHarness()
-        let request = F.ethernet(F.ipv4(source: client, destination: server, proto: IPProtocol.icmp,
-                                        payload: F.icmp(type: 8, code: 0, rest: [0, 1, 0, 1], payload: [1, 2, 3, 4])))
-        let reply = F.ethernet(F.ipv4(source: server, destination: client, proto: IPProtocol.icmp,
-                                      payload: F.icmp(type: 0, code: 0, rest: [0, 1, 0, 1], payload: [1, 2, 3, 4])))
+        let request = F.ethernet(
+            F.ipv4(
+                source: client, destination: server, proto: IPProtocol.icmp,
+                payload: F.icmp(type: 8, code: 0, rest: [0, 1, 0, 1], payload: [1, 2, 3, 4])))
+        let reply = F.ethernet(
+            F.ipv4(
+                source: server, destination: client, proto: IPProtocol.icmp,
+                payload: F.icmp(type: 0, code: 0, rest: [0, 1, 0, 1], payload: [1, 2, 3, 4])))
         try h.feed(request, at: 1)
         try h.feed(reply, at: 1.001)
         try h.feed(request, at: 2)
@@ -194,11 +228,15 @@ struct FlowTableTests {
     @Test("a port unreachable is tied to the UDP probe that caused it")
     func portUnreachable() throws {
         let h = FlowHarness()
-        let probe = F.ipv4(source: client, destination: server, proto: IPProtocol.udp,
-                           payload: F.udp(sourcePort: 33434, destinationPort: 161, payload: [0, 0]))
+        let probe = F.ipv4(
+            source: client, destination: server, proto: IPProtocol.udp,
+            payload: F.udp(sourcePort: 33434, destinationPort: 161, payload: [0, 0]))
         try h.feed(F.ethernet(probe), at: 1)
-        try h.feed(F.ethernet(F.ipv4(source: server, destination: client, proto: IPProtocol.icmp,
-                                     payload: F.icmp(type: 3, code: 3, payload: Array(probe.prefix(28))))), at: 1.001)
+        try h.feed(
+            F.ethernet(
+                F.ipv4(
+                    source: server, destination: client, proto: IPProtocol.icmp,
+                    payload: F.icmp(type: 3, code: 3, payload: Array(probe.prefix(28))))), at: 1.001)
         h.flush()
         let udp = try #require(h.finalFlows.first { $0.proto == IPProtocol.udp })
         #expect(udp.icmpType == 3 && udp.icmpCode == 3)
@@ -229,7 +267,9 @@ struct FlowTableTests {
     @Test("VLAN-tagged copies of one conversation are separate flows")
     func vlanKeys() throws {
         let h = FlowHarness()
-        let ip = F.ipv4(source: client, destination: server, proto: IPProtocol.udp, payload: F.udp(sourcePort: 1, destinationPort: 2, payload: []))
+        let ip = F.ipv4(
+            source: client, destination: server, proto: IPProtocol.udp,
+            payload: F.udp(sourcePort: 1, destinationPort: 2, payload: []))
         try h.feed(F.ethernet(ip, vlans: [10]), at: 1)
         try h.feed(F.ethernet(ip, vlans: [20]), at: 1)
         try h.feed(F.ethernet(ip), at: 1)
@@ -256,15 +296,27 @@ struct FlowTableTests {
 @Suite("Community ID v1")
 struct CommunityIDTests {
     // Expected values computed with the reference implementation (pycommunityid 1.x), not with this code.
-    @Test("reference vectors", arguments: [
-        ("128.232.110.120", "66.35.250.204", UInt16(34855), UInt16(80), IPProtocol.tcp, "1:LQU9qZlK+B5F3KDmev6m5PMibrg="),
-        ("66.35.250.204", "128.232.110.120", UInt16(80), UInt16(34855), IPProtocol.tcp, "1:LQU9qZlK+B5F3KDmev6m5PMibrg="),
-        ("fe80::1", "fe80::2", UInt16(53), UInt16(5353), IPProtocol.udp, "1:K1gRBG7QLdxJnzb4Vr7fkh3ITeI="),
-    ])
-    func vectors(source: String, destination: String, sport: UInt16, dport: UInt16, proto: UInt8, expected: String) throws {
+    @Test(
+        "reference vectors",
+        arguments: [
+            (
+                "128.232.110.120", "66.35.250.204", UInt16(34855), UInt16(80), IPProtocol.tcp,
+                "1:LQU9qZlK+B5F3KDmev6m5PMibrg="
+            ),
+            (
+                "66.35.250.204", "128.232.110.120", UInt16(80), UInt16(34855), IPProtocol.tcp,
+                "1:LQU9qZlK+B5F3KDmev6m5PMibrg="
+            ),
+            ("fe80::1", "fe80::2", UInt16(53), UInt16(5353), IPProtocol.udp, "1:K1gRBG7QLdxJnzb4Vr7fkh3ITeI="),
+        ])
+    func vectors(source: String, destination: String, sport: UInt16, dport: UInt16, proto: UInt8, expected: String)
+        throws
+    {
         let s = try #require(IPAddress(source))
         let d = try #require(IPAddress(destination))
-        #expect(CommunityID.hash(source: s, destination: d, sourcePort: sport, destinationPort: dport, proto: proto) == expected)
+        #expect(
+            CommunityID.hash(source: s, destination: d, sourcePort: sport, destinationPort: dport, proto: proto)
+                == expected)
     }
 
     @Test("ICMP echo request and reply share one ID; unreachable is one-way")
@@ -278,7 +330,9 @@ struct CommunityIDTests {
         #expect(try id("192.168.0.89", "192.168.0.1", 8, 0) == "1:X0snYXpgwiv9TZtqg64sgzUn6Dk=")
         #expect(try id("192.168.0.1", "192.168.0.89", 0, 0) == "1:X0snYXpgwiv9TZtqg64sgzUn6Dk=")
         #expect(try id("10.0.0.1", "10.0.0.2", 3, 3) == "1:sn6MAmXQ6UD1gYE1XbV3XTNewrk=")
-        #expect(try id("fe80::200:86ff:fe05:80da", "fe80::260:97ff:fe07:69ea", 135, 0, v6: true) == "1:dGHyGvjMfljg6Bppwm3bg0LO8TY=")
+        #expect(
+            try id("fe80::200:86ff:fe05:80da", "fe80::260:97ff:fe07:69ea", 135, 0, v6: true)
+                == "1:dGHyGvjMfljg6Bppwm3bg0LO8TY=")
     }
 }
 
@@ -291,9 +345,12 @@ struct ConnectionReuseTests {
         let h = FlowHarness()
         for attempt in 0..<3 {
             let t = Double(attempt)
-            try h.feed(F.tcpFrame("10.9.9.9", 4444, "10.8.8.8", 80, flags: .syn, sequence: UInt32(100 * attempt)), at: t)
-            try h.feed(F.tcpFrame("10.8.8.8", 80, "10.9.9.9", 4444, flags: [.rst, .ack], sequence: 0,
-                                  acknowledgment: UInt32(100 * attempt + 1)), at: t + 0.001)
+            try h.feed(
+                F.tcpFrame("10.9.9.9", 4444, "10.8.8.8", 80, flags: .syn, sequence: UInt32(100 * attempt)), at: t)
+            try h.feed(
+                F.tcpFrame(
+                    "10.8.8.8", 80, "10.9.9.9", 4444, flags: [.rst, .ack], sequence: 0,
+                    acknowledgment: UInt32(100 * attempt + 1)), at: t + 0.001)
         }
         h.flush()
         #expect(h.finalFlows.count == 3)
@@ -310,12 +367,17 @@ struct HistoryLetterTests {
     func gapAndInconsistent() throws {
         let h = FlowHarness()
         try h.feed(F.tcpFrame("10.1.1.1", 1000, "10.2.2.2", 80, flags: .syn, sequence: 0), at: 1)
-        try h.feed(F.tcpFrame("10.2.2.2", 80, "10.1.1.1", 1000, flags: [.syn, .ack], sequence: 0, acknowledgment: 1), at: 1.1)
+        try h.feed(
+            F.tcpFrame("10.2.2.2", 80, "10.1.1.1", 1000, flags: [.syn, .ack], sequence: 0, acknowledgment: 1), at: 1.1)
         try h.feed(F.tcpFrame("10.1.1.1", 1000, "10.2.2.2", 80, flags: .ack, sequence: 1, acknowledgment: 1), at: 1.2)
         // Bytes 1..<101 never captured; the next segment starts at 101.
-        try h.feed(F.tcpFrame("10.1.1.1", 1000, "10.2.2.2", 80, flags: [.ack, .psh], sequence: 101, acknowledgment: 1,
-                              payload: [UInt8](repeating: 0x41, count: 10)), at: 1.3)
-        try h.feed(F.tcpFrame("10.2.2.2", 80, "10.1.1.1", 1000, flags: [.fin, .rst, .ack], sequence: 1, acknowledgment: 1), at: 1.4)
+        try h.feed(
+            F.tcpFrame(
+                "10.1.1.1", 1000, "10.2.2.2", 80, flags: [.ack, .psh], sequence: 101, acknowledgment: 1,
+                payload: [UInt8](repeating: 0x41, count: 10)), at: 1.3)
+        try h.feed(
+            F.tcpFrame("10.2.2.2", 80, "10.1.1.1", 1000, flags: [.fin, .rst, .ack], sequence: 1, acknowledgment: 1),
+            at: 1.4)
         h.flush()
         let flow = try #require(h.finalFlows.first)
         #expect(flow.history.contains("G"), "\(flow.history)")
@@ -328,10 +390,15 @@ struct HistoryLetterTests {
     func reordered() throws {
         let h = FlowHarness()
         try h.feed(F.tcpFrame("10.1.1.1", 1001, "10.2.2.2", 80, flags: .syn, sequence: 0), at: 1)
-        try h.feed(F.tcpFrame("10.2.2.2", 80, "10.1.1.1", 1001, flags: [.syn, .ack], sequence: 0, acknowledgment: 1), at: 1.1)
+        try h.feed(
+            F.tcpFrame("10.2.2.2", 80, "10.1.1.1", 1001, flags: [.syn, .ack], sequence: 0, acknowledgment: 1), at: 1.1)
         let chunk = [UInt8](repeating: 0x42, count: 50)
-        try h.feed(F.tcpFrame("10.1.1.1", 1001, "10.2.2.2", 80, flags: .ack, sequence: 51, acknowledgment: 1, payload: chunk), at: 1.2)
-        try h.feed(F.tcpFrame("10.1.1.1", 1001, "10.2.2.2", 80, flags: .ack, sequence: 1, acknowledgment: 1, payload: chunk), at: 1.3)
+        try h.feed(
+            F.tcpFrame("10.1.1.1", 1001, "10.2.2.2", 80, flags: .ack, sequence: 51, acknowledgment: 1, payload: chunk),
+            at: 1.2)
+        try h.feed(
+            F.tcpFrame("10.1.1.1", 1001, "10.2.2.2", 80, flags: .ack, sequence: 1, acknowledgment: 1, payload: chunk),
+            at: 1.3)
         h.flush()
         let flow = try #require(h.finalFlows.first)
         #expect(flow.origBytes == 100)

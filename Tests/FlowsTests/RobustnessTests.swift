@@ -1,8 +1,7 @@
-import Foundation
-import Testing
-
 import Flows
+import Foundation
 import Packets
+import Testing
 
 // Bad input never traps. Every packet of several fixture captures, every prefix of it and seeded mutations of it
 // (bit flips, corrupted length fields, truncation, inserted and deleted bytes), and random byte strings for every link
@@ -28,7 +27,8 @@ private struct ClassicPcap {
     init?(bytes: [UInt8]) {
         guard bytes.count >= 24 else { return nil }
         func u32(_ at: Int, littleEndian: Bool) -> UInt32 {
-            let value = UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8 | UInt32(bytes[at + 2]) << 16
+            let value =
+                UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8 | UInt32(bytes[at + 2]) << 16
                 | UInt32(bytes[at + 3]) << 24
             return littleEndian ? value : value.byteSwapped
         }
@@ -55,9 +55,10 @@ private struct ClassicPcap {
             let wire = Int(u32(offset + 12, littleEndian: littleEndian))
             offset += 16
             guard bytes.count - offset >= captured else { break }  // a record cut short ends the file
-            frames.append(CapturedFrame(
-                timestamp: seconds + fraction, bytes: Array(bytes[offset..<(offset + captured)]),
-                wireLength: max(wire, captured)))
+            frames.append(
+                CapturedFrame(
+                    timestamp: seconds + fraction, bytes: Array(bytes[offset..<(offset + captured)]),
+                    wireLength: max(wire, captured)))
             offset += captured
         }
     }
@@ -153,7 +154,8 @@ private final class PacketChain {
 
     /// The flow table slices `bytes` with these offsets, so they must lie inside it.
     private func check(_ packet: DecodedPacket, in bytes: UnsafeRawBufferPointer) {
-        let ok = packet.ipOffset >= 0 && packet.ipOffset <= packet.payloadOffset && packet.payloadLength >= 0
+        let ok =
+            packet.ipOffset >= 0 && packet.ipOffset <= packet.payloadOffset && packet.payloadLength >= 0
             && packet.payloadOffset <= bytes.count && packet.payloadLength <= bytes.count - packet.payloadOffset
             && packet.payloadLength <= packet.declaredPayloadLength && packet.ip.headerLength <= packet.ip.totalLength
         if !ok { badOffsets.append("\(bytes.count) bytes: \(packet)") }
@@ -195,9 +197,11 @@ private func feedParsers(_ payload: UnsafeRawBufferPointer) {
 private enum Mutator {
     /// Interesting values for a 16-bit length field: empty, tiny, off by one either way, the sign bit, all ones.
     static func lengthValues(around value: Int) -> [UInt16] {
-        [0, 1, 2, 4, 7, 8, 12, 19, 20, 39, 40, 0x7FFF, 0x8000, 0xFFFE, 0xFFFF,
-         UInt16(truncatingIfNeeded: value - 1), UInt16(truncatingIfNeeded: value + 1),
-         UInt16(truncatingIfNeeded: value * 2), UInt16(truncatingIfNeeded: value / 2)]
+        [
+            0, 1, 2, 4, 7, 8, 12, 19, 20, 39, 40, 0x7FFF, 0x8000, 0xFFFE, 0xFFFF,
+            UInt16(truncatingIfNeeded: value - 1), UInt16(truncatingIfNeeded: value + 1),
+            UInt16(truncatingIfNeeded: value * 2), UInt16(truncatingIfNeeded: value / 2),
+        ]
     }
 
     /// Offsets of the length-like fields of a decoded frame: IP header length and total/payload length, the TCP data
@@ -459,8 +463,10 @@ struct CraftedFragmentationTests {
     static func ipv4Fragment(_ payload: [UInt8], offset: Int, more: Bool) -> [UInt8] {
         let total = 20 + payload.count
         let flagsAndOffset = UInt16(offset / 8) | (more ? 0x2000 : 0)
-        return [0x45, 0x00, UInt8(total >> 8), UInt8(total & 0xFF), 0x00, 0x4D, UInt8(flagsAndOffset >> 8),
-                UInt8(flagsAndOffset & 0xFF), 0x40, 0x06, 0x00, 0x00, 127, 0, 0, 1, 127, 0, 0, 2] + payload
+        return [
+            0x45, 0x00, UInt8(total >> 8), UInt8(total & 0xFF), 0x00, 0x4D, UInt8(flagsAndOffset >> 8),
+            UInt8(flagsAndOffset & 0xFF), 0x40, 0x06, 0x00, 0x00, 127, 0, 0, 1, 127, 0, 0, 2,
+        ] + payload
     }
 
     /// An IPv6 fragment ::1 -> ::2 whose Fragment header (id 99) says the fragmentable part starts with `next`;

@@ -1,6 +1,5 @@
-import Testing
-
 import Packets
+import Testing
 
 // Fixtures are hex with an ASCII column: everything after "|" on a line is a comment. "@N" marks the offset
 // of a name that a later pointer ("->N") refers to. The hand-built messages were checked against tshark 4.0

@@ -214,9 +214,11 @@ struct HTTPTests {
         #expect(transactions.map(\.statusCode) == [204])
     }
 
-    @Test("responses without content: HEAD, 204, 304, 1xx keep the next transaction in frame", arguments: [
-        ("HEAD", "200 OK"), ("GET", "204 No Content"), ("GET", "304 Not Modified"),
-    ])
+    @Test(
+        "responses without content: HEAD, 204, 304, 1xx keep the next transaction in frame",
+        arguments: [
+            ("HEAD", "200 OK"), ("GET", "204 No Content"), ("GET", "304 Not Modified"),
+        ])
     func noBody(method: String, status: String) {
         // The Content-Length describes the representation, not this response's content (RFC 9110 §8.6).
         let transactions = runHTTP([
@@ -383,12 +385,18 @@ struct HTTPTests {
         #expect(transactions.map(\.host) == ["h"])
     }
 
-    @Test("101 Switching Protocols and CONNECT 200 end HTTP parsing without failure", arguments: [
-        ("GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
-         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n", 101),
-        ("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
-         "HTTP/1.1 200 Connection established\r\n\r\n", 200),
-    ])
+    @Test(
+        "101 Switching Protocols and CONNECT 200 end HTTP parsing without failure",
+        arguments: [
+            (
+                "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n", 101
+            ),
+            (
+                "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+                "HTTP/1.1 200 Connection established\r\n\r\n", 200
+            ),
+        ])
     func tunnel(request: String, response: String, code: Int) {
         var parser = HTTPConnectionParser()
         #expect(parser.feed(request, from: .originator).isEmpty)
@@ -452,11 +460,12 @@ struct HTTPTests {
             }
         }
         for _ in 0..<300 {
-            conversations.append((0..<4).map { turn in
-                let bytes = (0..<Int(next() % 200)).map { _ in alphabet[Int(next() % UInt64(alphabet.count))] }
-                let direction: StreamDirection = turn % 2 == 0 ? .originator : .responder
-                return HTTPSegment(direction: direction, bytes: Array("GET / HTTP/1.1\r\n".utf8) + bytes)
-            })
+            conversations.append(
+                (0..<4).map { turn in
+                    let bytes = (0..<Int(next() % 200)).map { _ in alphabet[Int(next() % UInt64(alphabet.count))] }
+                    let direction: StreamDirection = turn % 2 == 0 ? .originator : .responder
+                    return HTTPSegment(direction: direction, bytes: Array("GET / HTTP/1.1\r\n".utf8) + bytes)
+                })
         }
         for segments in conversations {
             let transactions = runHTTP(segments, pieceSize: Int(next() % 64) + 1)

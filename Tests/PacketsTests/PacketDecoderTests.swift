@@ -10,9 +10,11 @@ struct PacketDecoderTests {
     func tcpSyn() throws {
         // MSS 1460, NOP, window scale 7, SACK permitted, EOL padding (RFC 9293 §3.2).
         let options: [UInt8] = [2, 4, 0x05, 0xB4, 1, 3, 3, 7, 4, 2, 0, 0]
-        let frame = F.ethernet(F.ipv4(
-            source: "10.0.0.1", destination: "10.0.0.2", proto: IPProtocol.tcp,
-            payload: F.tcp(sourcePort: 40000, destinationPort: 443, sequence: 0xDEAD_BEEF, flags: .syn, options: options)))
+        let frame = F.ethernet(
+            F.ipv4(
+                source: "10.0.0.1", destination: "10.0.0.2", proto: IPProtocol.tcp,
+                payload: F.tcp(
+                    sourcePort: 40000, destinationPort: 443, sequence: 0xDEAD_BEEF, flags: .syn, options: options)))
         let packet = try #require(try frame.withBytes { try PacketDecoder.decode($0, linkType: .ethernet) })
         #expect(packet.ip.source == IPAddress("10.0.0.1"))
         #expect(packet.ip.destination == IPAddress("10.0.0.2"))
@@ -37,7 +39,8 @@ struct PacketDecoderTests {
 
     @Test("a datagram longer than the capture (snaplen) keeps the declared length and is flagged")
     func snaplenCut() throws {
-        let full = F.tcpFrame("10.0.0.1", 1234, "10.0.0.2", 80, flags: [.ack, .psh], payload: Array(repeating: 0x41, count: 500))
+        let full = F.tcpFrame(
+            "10.0.0.1", 1234, "10.0.0.2", 80, flags: [.ack, .psh], payload: Array(repeating: 0x41, count: 500))
         let cut = Array(full.prefix(96))
         let packet = try #require(try cut.withBytes { try PacketDecoder.decode($0, linkType: .ethernet) })
         #expect(packet.ip.totalLength == 540)
@@ -48,18 +51,22 @@ struct PacketDecoderTests {
 
     @Test("802.1Q and 802.1ad (QinQ) tags are walked and recorded outermost first")
     func vlanTags() throws {
-        let inner = F.ipv4(source: "10.0.0.1", destination: "10.0.0.2", proto: IPProtocol.udp,
-                           payload: F.udp(sourcePort: 1, destinationPort: 2, payload: []))
-        let single = try #require(try F.ethernet(inner, vlans: [100]).withBytes { try PacketDecoder.decode($0, linkType: .ethernet) })
+        let inner = F.ipv4(
+            source: "10.0.0.1", destination: "10.0.0.2", proto: IPProtocol.udp,
+            payload: F.udp(sourcePort: 1, destinationPort: 2, payload: []))
+        let single = try #require(
+            try F.ethernet(inner, vlans: [100]).withBytes { try PacketDecoder.decode($0, linkType: .ethernet) })
         #expect(single.vlan == 100 && single.innerVlan == nil)
-        let double = try #require(try F.ethernet(inner, vlans: [200, 100]).withBytes { try PacketDecoder.decode($0, linkType: .ethernet) })
+        let double = try #require(
+            try F.ethernet(inner, vlans: [200, 100]).withBytes { try PacketDecoder.decode($0, linkType: .ethernet) })
         #expect(double.vlan == 200 && double.innerVlan == 100)
     }
 
     @Test("Linux cooked v1 and v2, BSD null in both byte orders, OpenBSD loop and raw IP reach the same IP header")
     func linkTypes() throws {
-        let ip = F.ipv4(source: "192.0.2.1", destination: "192.0.2.2", proto: IPProtocol.udp,
-                        payload: F.udp(sourcePort: 53, destinationPort: 5353, payload: [0xAA]))
+        let ip = F.ipv4(
+            source: "192.0.2.1", destination: "192.0.2.2", proto: IPProtocol.udp,
+            payload: F.udp(sourcePort: 53, destinationPort: 5353, payload: [0xAA]))
         let sll: [UInt8] = [0, 0, 0, 1, 0, 6] + [UInt8](repeating: 0, count: 8) + [0x08, 0x00]
         let sll2: [UInt8] = [0x08, 0x00, 0, 0, 0, 0, 0, 1, 0, 1, 0, 6] + [UInt8](repeating: 0, count: 8)
         let cases: [(LinkType, [UInt8])] = [
@@ -78,8 +85,9 @@ struct PacketDecoderTests {
 
     @Test("an MPLS label stack is walked to the IP packet under it")
     func mpls() throws {
-        let ip = F.ipv4(source: "10.0.0.1", destination: "10.0.0.2", proto: IPProtocol.udp,
-                        payload: F.udp(sourcePort: 1, destinationPort: 2, payload: [7]))
+        let ip = F.ipv4(
+            source: "10.0.0.1", destination: "10.0.0.2", proto: IPProtocol.udp,
+            payload: F.udp(sourcePort: 1, destinationPort: 2, payload: [7]))
         // Two labels (16 and 17), the second with the bottom-of-stack bit, TTL 64.
         let labels: [UInt8] = [0x00, 0x01, 0x00, 0x40, 0x00, 0x01, 0x11, 0x40]
         let frame = F.ethernet(labels + ip, etherType: EtherType.mpls)
@@ -104,8 +112,10 @@ struct PacketDecoderTests {
         // Hop-by-hop (next = 44 fragment, len 0 = 8 bytes, PadN), then fragment header (next = 17 UDP, offset 0, M = 1, id 7).
         let hopByHop: [UInt8] = [44, 0, 1, 4, 0, 0, 0, 0]
         let fragment: [UInt8] = [17, 0, 0x00, 0x01, 0, 0, 0, 7]
-        let frame = F.ethernet(F.ipv6(source: "2001:db8::1", destination: "2001:db8::2", nextHeader: 0, payload: udp,
-                                      extensionBytes: hopByHop + fragment), etherType: EtherType.ipv6)
+        let frame = F.ethernet(
+            F.ipv6(
+                source: "2001:db8::1", destination: "2001:db8::2", nextHeader: 0, payload: udp,
+                extensionBytes: hopByHop + fragment), etherType: EtherType.ipv6)
         let packet = try #require(try frame.withBytes { try PacketDecoder.decode($0, linkType: .ethernet) })
         #expect(packet.ip.version == 6)
         #expect(packet.ip.proto == IPProtocol.udp)
@@ -116,10 +126,13 @@ struct PacketDecoderTests {
 
     @Test("ICMP port unreachable exposes the quoted UDP datagram's endpoints")
     func icmpUnreachable() throws {
-        let probe = F.ipv4(source: "10.0.0.1", destination: "10.0.0.2", proto: IPProtocol.udp,
-                           payload: F.udp(sourcePort: 33333, destinationPort: 161, payload: [0, 1, 2, 3]))
-        let frame = F.ethernet(F.ipv4(source: "10.0.0.2", destination: "10.0.0.1", proto: IPProtocol.icmp,
-                                      payload: F.icmp(type: 3, code: 3, payload: Array(probe.prefix(28)))))
+        let probe = F.ipv4(
+            source: "10.0.0.1", destination: "10.0.0.2", proto: IPProtocol.udp,
+            payload: F.udp(sourcePort: 33333, destinationPort: 161, payload: [0, 1, 2, 3]))
+        let frame = F.ethernet(
+            F.ipv4(
+                source: "10.0.0.2", destination: "10.0.0.1", proto: IPProtocol.icmp,
+                payload: F.icmp(type: 3, code: 3, payload: Array(probe.prefix(28)))))
         let packet = try #require(try frame.withBytes { try PacketDecoder.decode($0, linkType: .ethernet) })
         guard case .icmp(let icmp) = packet.transport else { Issue.record("not ICMP"); return }
         #expect(icmp.type == 3 && icmp.code == 3 && icmp.isError)
@@ -130,8 +143,10 @@ struct PacketDecoderTests {
 
     @Test("ICMPv6 echo request carries identifier and sequence")
     func icmpv6Echo() throws {
-        let frame = F.ethernet(F.ipv6(source: "::1", destination: "::1", nextHeader: IPProtocol.icmpv6,
-                                      payload: F.icmp(type: 128, code: 0, rest: [0x12, 0x34, 0, 9])), etherType: EtherType.ipv6)
+        let frame = F.ethernet(
+            F.ipv6(
+                source: "::1", destination: "::1", nextHeader: IPProtocol.icmpv6,
+                payload: F.icmp(type: 128, code: 0, rest: [0x12, 0x34, 0, 9])), etherType: EtherType.ipv6)
         let packet = try #require(try frame.withBytes { try PacketDecoder.decode($0, linkType: .ethernet) })
         guard case .icmpv6(let icmp) = packet.transport else { Issue.record("not ICMPv6"); return }
         #expect(icmp.identifier == 0x1234 && icmp.sequence == 9 && !icmp.isError)
@@ -149,8 +164,10 @@ struct PacketDecoderTests {
         #expect(throws: DecodeError.malformed(.tcp, "bad_data_offset")) {
             try badOffset.withBytes { try PacketDecoder.decode($0, linkType: .ethernet) }
         }
-        let shortTotal = F.ethernet(F.ipv4(source: "10.0.0.1", destination: "10.0.0.2", proto: 6, payload: [],
-                                           totalLengthOverride: 12))
+        let shortTotal = F.ethernet(
+            F.ipv4(
+                source: "10.0.0.1", destination: "10.0.0.2", proto: 6, payload: [],
+                totalLengthOverride: 12))
         #expect(throws: DecodeError.malformed(.ipv4, "bad_total_length")) {
             try shortTotal.withBytes { try PacketDecoder.decode($0, linkType: .ethernet) }
         }
@@ -165,8 +182,11 @@ struct PacketDecoderTests {
     func prefixes(linkType: LinkType) {
         let frames = [
             F.tcpFrame("10.0.0.1", 1, "10.0.0.2", 2, flags: [.syn], payload: Array("GET / HTTP/1.1\r\n".utf8)),
-            F.ethernet(F.ipv6(source: "::1", destination: "::2", nextHeader: 17, payload: F.udp(sourcePort: 1, destinationPort: 53, payload: [1])),
-                       etherType: EtherType.ipv6, vlans: [5, 6]),
+            F.ethernet(
+                F.ipv6(
+                    source: "::1", destination: "::2", nextHeader: 17,
+                    payload: F.udp(sourcePort: 1, destinationPort: 53, payload: [1])),
+                etherType: EtherType.ipv6, vlans: [5, 6]),
         ]
         var decoded = 0
         for frame in frames {
@@ -179,17 +199,22 @@ struct PacketDecoderTests {
         if linkType == .ethernet { #expect(decoded >= 2) }
     }
 
-    @Test("IPv6 text form follows RFC 5952 and round-trips", arguments: [
-        ("2001:db8::1", "2001:db8::1"), ("2001:0db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"), ("::", "::"), ("::1", "::1"),
-        ("fe80::200:86ff:fe05:80da", "fe80::200:86ff:fe05:80da"), ("1:0:0:2:0:0:0:3", "1:0:0:2::3"),
-    ])
+    @Test(
+        "IPv6 text form follows RFC 5952 and round-trips",
+        arguments: [
+            ("2001:db8::1", "2001:db8::1"), ("2001:0db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"), ("::", "::"),
+            ("::1", "::1"),
+            ("fe80::200:86ff:fe05:80da", "fe80::200:86ff:fe05:80da"), ("1:0:0:2:0:0:0:3", "1:0:0:2::3"),
+        ])
     func ipv6Text(input: String, expected: String) throws {
         let address = try #require(IPAddress(input))
         #expect(address.description == expected)
         #expect(IPAddress(expected) == address)
     }
 
-    @Test("address text that is not an address is refused", arguments: ["1.2.3", "1.2.3.256", "1::2::3", "g::1", "", "1.2.3.4.5"])
+    @Test(
+        "address text that is not an address is refused",
+        arguments: ["1.2.3", "1.2.3.256", "1::2::3", "g::1", "", "1.2.3.4.5"])
     func badAddress(text: String) {
         #expect(IPAddress(text) == nil)
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Packets
 
 // Fixtures: real hellos captured on loopback (127.0.0.1:8443) with `tcpdump -U -i lo` while
@@ -12,7 +13,8 @@ import Testing
 /// TLS records captured on loopback, as hexdumps.
 private enum TLSFixtures {
     /// 336 bytes
-    static let opensslClientHello = tlsHexBytes("""
+    static let opensslClientHello = tlsHexBytes(
+        """
         16 03 01 01 4b 01 00 01  47 03 03 b7 f5 24 e0 99 |....K...G....$..|
         dd 41 e8 17 4e 0d bf 00  7f 81 e6 2b 2c 37 dd f8 |.A..N......+,7..|
         9e d0 ee a7 19 a8 be e9  02 e5 ea 20 d8 0a 7c 5f |........... ..._|
@@ -36,7 +38,8 @@ private enum TLSFixtures {
         ca 76 dc 47 cb 7e 71 56  26 67 91 12 d0 c3 d0 03 |.v.G.~qV&g......|
         """)
     /// 223 bytes
-    static let curlTLS12ClientHello = tlsHexBytes("""
+    static let curlTLS12ClientHello = tlsHexBytes(
+        """
         16 03 01 00 da 01 00 00  d6 03 03 f4 b9 c4 65 1b |..............e.|
         a1 2a 36 8a df b5 2f 62  ac 3a b8 ce d7 a7 e8 ff |.*6.../b.:......|
         67 52 82 c3 26 ab 6c 3a  9f a0 4d 00 00 38 c0 2c |gR..&.l:..M..8.,|
@@ -53,7 +56,8 @@ private enum TLSFixtures {
         01 06 01 03 03 03 01 03  02 04 02 05 02 06 02    |...............|
         """)
     /// 127 bytes
-    static let tls13ServerHello = tlsHexBytes("""
+    static let tls13ServerHello = tlsHexBytes(
+        """
         16 03 03 00 7a 02 00 00  76 03 03 54 e6 46 fd c4 |....z...v..T.F..|
         6b f0 d9 f6 5e c2 96 de  01 89 68 4f 39 8f 2a 13 |k...^.....hO9.*.|
         ae 65 f2 6e a1 09 30 a0  2b 77 c0 20 d8 0a 7c 5f |.e.n..0.+w. ..._|
@@ -64,7 +68,8 @@ private enum TLSFixtures {
         3e 5a 4b cb dd 96 27 ed  d3 69 75 dc 20 c3 6f    |>ZK...'..iu. .o|
         """)
     /// 107 bytes
-    static let tls12ServerHello = tlsHexBytes("""
+    static let tls12ServerHello = tlsHexBytes(
+        """
         16 03 03 00 66 02 00 00  62 03 03 ae 60 94 de ee |....f...b...`...|
         f8 d2 56 b7 3b 0f df ba  75 7e a2 5b b3 4d 58 f8 |..V.;...u~.[.MX.|
         27 bb 46 44 4f 57 4e 47  52 44 01 20 35 b0 7e b2 |'.FDOWNGRD. 5.~.|
@@ -215,7 +220,10 @@ struct TLSCaptureTests {
         #expect(hello.signatureAlgorithms.count == 20)
         #expect(hello.cipherSuites.count == 31)
         #expect(hello.sessionIDLength == 32)
-        #expect(hello.ja3String == "771,4866-4867-4865-49196-49200-159-52393-52392-52394-49195-49199-158-49188-49192-107-49187-49191-103-49162-49172-57-49161-49171-51-157-156-61-60-53-47-255,0-11-10-35-16-22-23-13-43-45-51,29-23-30-25-24-256-257-258-259-260,0-1-2")
+        #expect(
+            hello.ja3String
+                == "771,4866-4867-4865-49196-49200-159-52393-52392-52394-49195-49199-158-49188-49192-107-49187-49191-103-49162-49172-57-49161-49171-51-157-156-61-60-53-47-255,0-11-10-35-16-22-23-13-43-45-51,29-23-30-25-24-256-257-258-259-260,0-1-2"
+        )
         #expect(hello.ja3 == "5a1edc7f170af1014fc65c994878e63c")
         // Section b equals the one ja4plus-go publishes for curl 7.81.0 on OpenSSL 3 (same suite list).
         #expect(hello.ja4() == "t13d3111h2_e8f1e7e78f70_1f22a2ca17c4")
@@ -228,7 +236,10 @@ struct TLSCaptureTests {
         #expect(hello.serverName == "test.example")
         #expect(hello.alpn == ["h2", "http/1.1"])
         #expect(hello.supportedVersions.isEmpty)
-        #expect(hello.ja3String == "771,49196-49200-159-52393-52392-52394-49195-49199-158-49188-49192-107-49187-49191-103-49162-49172-57-49161-49171-51-157-156-61-60-53-47-255,0-11-10-16-22-23-13,29-23-30-25-24,0-1-2")
+        #expect(
+            hello.ja3String
+                == "771,49196-49200-159-52393-52392-52394-49195-49199-158-49188-49192-107-49187-49191-103-49162-49172-57-49161-49171-51-157-156-61-60-53-47-255,0-11-10-16-22-23-13,29-23-30-25-24,0-1-2"
+        )
         #expect(hello.ja3 == "87b9bfc7da97115ed2276737b09f8d74")
         #expect(hello.ja4() == "t12d2807h2_d943125447b4_a44c6288192a")
     }
@@ -275,17 +286,24 @@ struct TLSCaptureTests {
 struct TLSFingerprintTests {
     /// FoxIO technical_details/JA4.md "Example": the Chromium hello used throughout the spec.
     private static let specExample = TLSHelloBuilder(
-        ciphers: [0x1301, 0x1302, 0x1303, 0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8, 0xC013, 0xC014,
-                  0x009C, 0x009D, 0x002F, 0x0035],
+        ciphers: [
+            0x1301, 0x1302, 0x1303, 0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8, 0xC013, 0xC014,
+            0x009C, 0x009D, 0x002F, 0x0035,
+        ],
         extensions: TLSExt.list(
-            [0x001B, 0x0000, 0x0033, 0x0010, 0x4469, 0x0017, 0x002D, 0x000D, 0x0005, 0x0023, 0x0012,
-             0x002B, 0xFF01, 0x000B, 0x000A, 0x0015],
+            [
+                0x001B, 0x0000, 0x0033, 0x0010, 0x4469, 0x0017, 0x002D, 0x000D, 0x0005, 0x0023, 0x0012,
+                0x002B, 0xFF01, 0x000B, 0x000A, 0x0015,
+            ],
             sigAlgs: [0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601]))
 
     @Test func ja4SpecExample() throws {
         let hello = try Self.specExample.parse()
         #expect(hello.ja4() == "t13d1516h2_8daaf6152771_e5627efa2ab1")
-        #expect(hello.ja4Raw() == "t13d1516h2_002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,cca9_0005,000a,000b,000d,0012,0015,0017,001b,0023,002b,002d,0033,4469,ff01_0403,0804,0401,0503,0805,0501,0806,0601")
+        #expect(
+            hello.ja4Raw()
+                == "t13d1516h2_002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,cca9_0005,000a,000b,000d,0012,0015,0017,001b,0023,002b,002d,0033,4469,ff01_0403,0804,0401,0503,0805,0501,0806,0601"
+        )
     }
 
     @Test func ja4IgnoresGREASEEverywhere() throws {
@@ -293,8 +311,10 @@ struct TLSFingerprintTests {
         builder.ciphers.insert(0x0A0A, at: 0)
         builder.ciphers.append(0xFAFA)
         builder.extensions = TLSExt.list(
-            [0x1A1A, 0x001B, 0x0000, 0x0033, 0x0010, 0x4469, 0x0017, 0x002D, 0x000D, 0x0005, 0x0023, 0x0012,
-             0x002B, 0xFF01, 0x000B, 0x000A, 0x0015, 0x2A2A],
+            [
+                0x1A1A, 0x001B, 0x0000, 0x0033, 0x0010, 0x4469, 0x0017, 0x002D, 0x000D, 0x0005, 0x0023, 0x0012,
+                0x002B, 0xFF01, 0x000B, 0x000A, 0x0015, 0x2A2A,
+            ],
             sigAlgs: [0x3A3A, 0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601],
             versions: [0x4A4A, 0x0304, 0x0303])
         let hello = try builder.parse()
@@ -319,14 +339,20 @@ struct TLSFingerprintTests {
     /// expected value from FoxIO's python/test/testdata/sigalg-grease.pcapng.json and zeek baseline.
     @Test func ja4FoxIOSigalgGreaseCapture() throws {
         let builder = TLSHelloBuilder(
-            ciphers: [0x4A4A, 0x1301, 0x1302, 0x1303, 0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8, 0xC013,
-                      0xC014, 0x009C, 0x009D, 0x002F, 0x0035],
+            ciphers: [
+                0x4A4A, 0x1301, 0x1302, 0x1303, 0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8, 0xC013,
+                0xC014, 0x009C, 0x009D, 0x002F, 0x0035,
+            ],
             extensions: TLSExt.list(
-                [0x7A7A, 0xFE0D, 0x0010, 0x0017, 0x0033, 0x44CD, 0xFF01, 0x000A, 0x000D, 0x0023, 0x002B,
-                 0x000B, 0xCA34, 0x002D, 0x0000, 0x0005, 0x001B, 0x0012, 0x6A6A],
+                [
+                    0x7A7A, 0xFE0D, 0x0010, 0x0017, 0x0033, 0x44CD, 0xFF01, 0x000A, 0x000D, 0x0023, 0x002B,
+                    0x000B, 0xCA34, 0x002D, 0x0000, 0x0005, 0x001B, 0x0012, 0x6A6A,
+                ],
                 sni: "optimizationguide-pa.googleapis.com",
-                sigAlgs: [0x0A0A, 0x0904, 0x0905, 0x0906, 0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501,
-                          0x0806, 0x0601],
+                sigAlgs: [
+                    0x0A0A, 0x0904, 0x0905, 0x0906, 0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501,
+                    0x0806, 0x0601,
+                ],
                 versions: [0xFAFA, 0x0304, 0x0303]))
         let hello = try builder.parse()
         #expect(hello.serverName == "optimizationguide-pa.googleapis.com")
@@ -354,7 +380,8 @@ struct TLSFingerprintTests {
     }
 
     /// A TLS 1.0 hello with no extensions block at all (RFC 5246 §7.4.1.2 allows it).
-    static let bareHello = tlsHexBytes("""
+    static let bareHello = tlsHexBytes(
+        """
         16 03 01 00 2d                                   | record: handshake, TLS 1.0, 45 bytes
         01 00 00 29                                      | client_hello, 41 bytes
         03 01                                            | legacy_version TLS 1.0
@@ -393,17 +420,18 @@ struct TLSFingerprintTests {
         #expect(hello.ja4().hasPrefix("t12i0101"))
     }
 
-    @Test(arguments: [
-        ([UInt8]("h2".utf8), "h2"),
-        ([UInt8]("http/1.1".utf8), "h1"),
-        ([UInt8]("a".utf8), "aa"),
-        ([0xAB], "ab"),
-        ([0xAB, 0xCD], "ad"),
-        ([0x30, 0xAB], "3b"),
-        ([0x30, 0x31, 0xAB, 0xCD], "3d"),
-        ([0x30, 0xAB, 0xCD, 0x31], "01"),
-        ([], "00"),
-    ] as [([UInt8], String)])
+    @Test(
+        arguments: [
+            ([UInt8]("h2".utf8), "h2"),
+            ([UInt8]("http/1.1".utf8), "h1"),
+            ([UInt8]("a".utf8), "aa"),
+            ([0xAB], "ab"),
+            ([0xAB, 0xCD], "ad"),
+            ([0x30, 0xAB], "3b"),
+            ([0x30, 0x31, 0xAB, 0xCD], "3d"),
+            ([0x30, 0xAB, 0xCD, 0x31], "01"),
+            ([], "00"),
+        ] as [([UInt8], String)])
     func ja4ALPNCharacters(alpn: [UInt8], expected: String) throws {
         // Vectors from JA4.md "ALPN Extension Value".
         let hello = try TLSHelloBuilder(ciphers: [0x002F], extensions: [TLSExt.alpn([alpn, Array("x".utf8)])]).parse()
@@ -411,11 +439,12 @@ struct TLSFingerprintTests {
         #expect(a.suffix(2) == Substring(expected))
     }
 
-    @Test(arguments: [
-        (UInt16(0x0304), "TLSv13"), (0x0303, "TLSv12"), (0x0302, "TLSv11"), (0x0301, "TLSv10"),
-        (0x0300, "SSLv3"), (0x0002, "SSLv2"), (0xFEFD, "DTLSv12"), (0xFEFF, "DTLSv10"), (0xFEFC, "DTLSv13"),
-        (0x7F12, "TLSv13-draft18"), (0x1234, "unknown-4660"), (0x0000, "unknown-0"),
-    ] as [(UInt16, String)])
+    @Test(
+        arguments: [
+            (UInt16(0x0304), "TLSv13"), (0x0303, "TLSv12"), (0x0302, "TLSv11"), (0x0301, "TLSv10"),
+            (0x0300, "SSLv3"), (0x0002, "SSLv2"), (0xFEFD, "DTLSv12"), (0xFEFF, "DTLSv10"), (0xFEFC, "DTLSv13"),
+            (0x7F12, "TLSv13-draft18"), (0x1234, "unknown-4660"), (0x0000, "unknown-0"),
+        ] as [(UInt16, String)])
     func versionNames(version: UInt16, expected: String) {
         #expect(TLSVersionName.name(version) == expected)
     }
@@ -568,15 +597,16 @@ struct TLSScannerTests {
         #expect(result == .notTLS)
     }
 
-    @Test(arguments: [
-        ([0x16, 0x02], "tls.record_version"),                              // major version 2
-        ([0x16, 0x03, 0x05], "tls.record_version"),                        // 0x0305
-        ([0x16, 0x03, 0x01, 0x00, 0x00], "tls.record_length"),             // empty handshake record
-        ([0x16, 0x03, 0x01, 0x40, 0x01], "tls.record_length"),             // 2^14 + 1
-        ([0x16, 0x03, 0x01, 0x00, 0x04, 0x0B], "tls.handshake_type"),      // certificate first
-        ([0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0xFF, 0xFF, 0xFF], "tls.handshake_length"),
-        ([0x16, 0x03, 0x01, 0x00, 0x02, 0x01, 0x00, 0x15, 0x03, 0x01], "tls.record_type"),  // alert mid-handshake
-    ] as [([UInt8], String)])
+    @Test(
+        arguments: [
+            ([0x16, 0x02], "tls.record_version"),  // major version 2
+            ([0x16, 0x03, 0x05], "tls.record_version"),  // 0x0305
+            ([0x16, 0x03, 0x01, 0x00, 0x00], "tls.record_length"),  // empty handshake record
+            ([0x16, 0x03, 0x01, 0x40, 0x01], "tls.record_length"),  // 2^14 + 1
+            ([0x16, 0x03, 0x01, 0x00, 0x04, 0x0B], "tls.handshake_type"),  // certificate first
+            ([0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0xFF, 0xFF, 0xFF], "tls.handshake_length"),
+            ([0x16, 0x03, 0x01, 0x00, 0x02, 0x01, 0x00, 0x15, 0x03, 0x01], "tls.record_type"),  // alert mid-handshake
+        ] as [([UInt8], String)])
     func badRecordsAreNotTLS(bytes: [UInt8], counter: String) {
         let (result, scanner) = tlsScanOnce(bytes)
         #expect(result == .notTLS)
@@ -590,7 +620,8 @@ struct TLSScannerTests {
         #expect(result == .needMore)
         var fed = 9
         while result == .needMore, fed < 2 * TLSLimits.maxScannedBytes {
-            let record = [0x16, 0x03, 0x01] + u16(TLSLimits.maxPlaintextRecordLength)
+            let record =
+                [0x16, 0x03, 0x01] + u16(TLSLimits.maxPlaintextRecordLength)
                 + [UInt8](repeating: 0, count: TLSLimits.maxPlaintextRecordLength)
             result = tlsFeed(&scanner, record)
             fed += record.count
@@ -612,8 +643,8 @@ struct TLSScannerTests {
 
     @Test func helloRetryRequestIsFlagged() throws {
         var body: [UInt8] = [0x03, 0x03] + TLSConstant.helloRetryRequestRandom
-        body += [0x00, 0x13, 0x01, 0x00]                           // no session id, TLS_AES_128_GCM_SHA256, null
-        body += [0x00, 0x06, 0x00, 0x2B, 0x00, 0x02, 0x03, 0x04]   // supported_versions: TLS 1.3
+        body += [0x00, 0x13, 0x01, 0x00]  // no session id, TLS_AES_128_GCM_SHA256, null
+        body += [0x00, 0x06, 0x00, 0x2B, 0x00, 0x02, 0x03, 0x04]  // supported_versions: TLS 1.3
         let record = [0x16, 0x03, 0x03] + u16(body.count + 4) + [0x02] + u24(body.count) + body
         let (result, _) = tlsScanOnce(record)
         let hello = try #require(tlsServerHello(result))
@@ -642,55 +673,76 @@ struct TLSMalformedTests {
         00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00 |
         """
 
-    @Test(arguments: [
-        ("""
-         21                                               | legacy_session_id length 33 > 32
-         \(String(repeating: "00 ", count: 33))
-         00 02 00 2f 01 00
-         """, "tls.session_id_length"),
-        ("""
-         00                                               | no session id
-         00 03 00 2f 00                                   | cipher_suites length 3: odd
-         01 00
-         """, "tls.cipher_suites_length"),
-        ("""
-         00 00 02 00 2f
-         00                                               | compression_methods: empty
-         """, "tls.compression_methods_length"),
-        ("""
-         00 00 02 00 2f 01 00
-         00 05 00 17 00 00                                | extensions block says 5, 4 follow
-         """, "tls.extensions_length"),
-        ("""
-         00 00 02 00 2f 01 00
-         00 08 00 00 00 04                                | server_name, 4 bytes
-         00 05 00 00                                      | server_name_list says 5, 2 follow
-         """, "tls.sni_list_length"),
-        ("""
-         00 00 02 00 2f 01 00
-         00 08 00 10 00 04                                | ALPN, 4 bytes
-         00 02 05 61                                      | list of 2 bytes: name length 5 overflows
-         """, "tls.truncated"),
-        ("""
-         00 00 02 00 2f 01 00
-         00 08 00 0a 00 04                                | supported_groups, 4 bytes
-         00 03 00 1d                                      | list length 3: odd and short
-         """, "tls.supported_groups_length"),
-        ("""
-         00 00 02 00 2f 01 00
-         00 06 00 2b 00 02                                | supported_versions, 2 bytes
-         01 03                                            | list length 1: odd
-         """, "tls.supported_versions_length"),
-        ("""
-         00 00 02 00 2f 01 00
-         00 07 00 0b 00 03                                | ec_point_formats, 3 bytes
-         01 00 00                                         | 1 format then a stray byte
-         """, "tls.extension_length"),
-        ("""
-         00 00 02 00 2f 01 00
-         00 04 00 17 00 09                                | extension length 9 overruns the block
-         """, "tls.truncated"),
-    ] as [(String, String)])
+    @Test(
+        arguments: [
+            (
+                """
+                21                                               | legacy_session_id length 33 > 32
+                \(String(repeating: "00 ", count: 33))
+                00 02 00 2f 01 00
+                """, "tls.session_id_length"
+            ),
+            (
+                """
+                00                                               | no session id
+                00 03 00 2f 00                                   | cipher_suites length 3: odd
+                01 00
+                """, "tls.cipher_suites_length"
+            ),
+            (
+                """
+                00 00 02 00 2f
+                00                                               | compression_methods: empty
+                """, "tls.compression_methods_length"
+            ),
+            (
+                """
+                00 00 02 00 2f 01 00
+                00 05 00 17 00 00                                | extensions block says 5, 4 follow
+                """, "tls.extensions_length"
+            ),
+            (
+                """
+                00 00 02 00 2f 01 00
+                00 08 00 00 00 04                                | server_name, 4 bytes
+                00 05 00 00                                      | server_name_list says 5, 2 follow
+                """, "tls.sni_list_length"
+            ),
+            (
+                """
+                00 00 02 00 2f 01 00
+                00 08 00 10 00 04                                | ALPN, 4 bytes
+                00 02 05 61                                      | list of 2 bytes: name length 5 overflows
+                """, "tls.truncated"
+            ),
+            (
+                """
+                00 00 02 00 2f 01 00
+                00 08 00 0a 00 04                                | supported_groups, 4 bytes
+                00 03 00 1d                                      | list length 3: odd and short
+                """, "tls.supported_groups_length"
+            ),
+            (
+                """
+                00 00 02 00 2f 01 00
+                00 06 00 2b 00 02                                | supported_versions, 2 bytes
+                01 03                                            | list length 1: odd
+                """, "tls.supported_versions_length"
+            ),
+            (
+                """
+                00 00 02 00 2f 01 00
+                00 07 00 0b 00 03                                | ec_point_formats, 3 bytes
+                01 00 00                                         | 1 format then a stray byte
+                """, "tls.extension_length"
+            ),
+            (
+                """
+                00 00 02 00 2f 01 00
+                00 04 00 17 00 09                                | extension length 9 overruns the block
+                """, "tls.truncated"
+            ),
+        ] as [(String, String)])
     func malformedBodies(rest: String, counter: String) {
         #expect(Self.parse(Self.prefix + "\n" + rest)?.counterName == counter)
     }

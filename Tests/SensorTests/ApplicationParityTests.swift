@@ -189,9 +189,11 @@ struct ApplicationParityTests {
     func httpMatchesTshark(capture: String) async throws {
         let rows = try await Tshark.fields(
             Harness.fixture(capture),
-            ["frame.number", "tcp.stream", "ip.src", "ipv6.src", "ip.dst", "ipv6.dst", "tcp.srcport", "tcp.dstport",
-             "http.request.method", "http.host", "http.request.uri", "http.user_agent", "http.response.code",
-             "http.request_in"],
+            [
+                "frame.number", "tcp.stream", "ip.src", "ipv6.src", "ip.dst", "ipv6.dst", "tcp.srcport", "tcp.dstport",
+                "http.request.method", "http.host", "http.request.uri", "http.user_agent", "http.response.code",
+                "http.request_in",
+            ],
             filter: "http.request || http.response")
         var requests: [Int: HTTPExchange] = [:]  // frame -> request
         var depth: [String: Int] = [:]
@@ -237,9 +239,12 @@ struct ApplicationParityTests {
     func tlsMatchesTshark() async throws {
         let rows = try await Tshark.fields(
             Harness.fixture("tls.pcap"),
-            ["tcp.stream", "ip.src", "ipv6.src", "ip.dst", "ipv6.dst", "tcp.srcport", "tcp.dstport",
-             "tls.handshake.type", "tls.handshake.extensions_server_name", "tls.handshake.ja3",
-             "tls.handshake.extensions_alpn_str", "tls.handshake.version", "tls.handshake.extensions.supported_version"],
+            [
+                "tcp.stream", "ip.src", "ipv6.src", "ip.dst", "ipv6.dst", "tcp.srcport", "tcp.dstport",
+                "tls.handshake.type", "tls.handshake.extensions_server_name", "tls.handshake.ja3",
+                "tls.handshake.extensions_alpn_str", "tls.handshake.version",
+                "tls.handshake.extensions.supported_version",
+            ],
             filter: "tls.handshake.type == 1 || tls.handshake.type == 2", allOccurrences: true)
         let versionNames = [0x0300: "SSLv3", 0x0301: "TLSv10", 0x0302: "TLSv11", 0x0303: "TLSv12", 0x0304: "TLSv13"]
         var hellos: [String: TLSHandshake] = [:]  // tcp.stream -> handshake
@@ -257,7 +262,8 @@ struct ApplicationParityTests {
             }
         }
         for (stream, server) in serverHellos {
-            let selected = server.all("tls.handshake.extensions.supported_version").first
+            let selected =
+                server.all("tls.handshake.extensions.supported_version").first
                 ?? server.all("tls.handshake.version").first
             let code = selected.flatMap { $0.hasPrefix("0x") ? Int($0.dropFirst(2), radix: 16) : Int($0) }
             hellos[stream]?.version = code.flatMap { versionNames[$0] }

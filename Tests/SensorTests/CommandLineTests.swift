@@ -44,8 +44,10 @@ struct CommandLineTests {
             // Capture: http.pcap, then a missing file: the whole run is refused.
             BadInvocation(
                 name: "good file then missing file",
-                arguments: ["--read", Harness.fixture("http.pcap"), "--read", missingDirectory + "/y.pcap", "--emit",
-                            "jsonl"],
+                arguments: [
+                    "--read", Harness.fixture("http.pcap"), "--read", missingDirectory + "/y.pcap", "--emit",
+                    "jsonl",
+                ],
                 culprit: missingDirectory + "/y.pcap"),
         ]
 
@@ -133,8 +135,10 @@ struct CommandLineTests {
         #expect(combined.output.status == 0, "stderr: \(combined.output.stderr)")
 
         func summary(_ flow: JSONRecord) -> String {
-            ["proto", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "orig_pkts", "resp_pkts", "orig_ip_bytes",
-             "resp_ip_bytes", "community_id"].map { key in
+            [
+                "proto", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "orig_pkts", "resp_pkts", "orig_ip_bytes",
+                "resp_ip_bytes", "community_id",
+            ].map { key in
                 flow.string(key) ?? flow.int(key).map(String.init) ?? "-"
             }.joined(separator: " ")
         }

@@ -34,7 +34,9 @@ struct ConversationKey: Hashable, Comparable, Sendable, CustomStringConvertible 
         low = min(a, b)
         high = max(a, b)
     }
-    static func < (a: ConversationKey, b: ConversationKey) -> Bool { (a.proto, a.low, a.high) < (b.proto, b.low, b.high) }
+    static func < (a: ConversationKey, b: ConversationKey) -> Bool {
+        (a.proto, a.low, a.high) < (b.proto, b.low, b.high)
+    }
     var description: String { "\(proto) \(low) <-> \(high)" }
 }
 
@@ -188,7 +190,8 @@ struct SensorConversations {
 /// CommandLineTests) and the files that are not captures.
 let flowCaptures = [
     "http.pcap", "http.pcapng", "http-snap96.pcap", "http-cut.pcap", "dns.pcap", "dns-nano.pcap", "tls.pcap",
-    "icmp.pcap", "udp-unreach.pcap", "scan-syn.pcap", "scans.pcap", "ipv6-tcp.pcap", "sll.pcap", "sll2.pcap", "fragments.pcap",
+    "icmp.pcap", "udp-unreach.pcap", "scan-syn.pcap", "scans.pcap", "ipv6-tcp.pcap", "sll.pcap", "sll2.pcap",
+    "fragments.pcap",
     "mixed.pcap", "vlan.pcap", "qinq.pcap", "rawip.pcap", "null.pcap",
 ]
 
@@ -196,8 +199,9 @@ let flowCaptures = [
 @Suite("Flows against tshark")
 struct FlowParityTests {
     // Captures: every file in `flowCaptures`.
-    @Test("each TCP/UDP flow has tshark's packets and IP bytes per direction and its originator",
-          arguments: flowCaptures)
+    @Test(
+        "each TCP/UDP flow has tshark's packets and IP bytes per direction and its originator",
+        arguments: flowCaptures)
     func flowsMatchTsharkConversations(capture: String) async throws {
         let file = Harness.fixture(capture)
         let run = try await Sensor.jsonl(fixture: capture)
@@ -257,9 +261,11 @@ struct FlowParityTests {
         let file = Harness.fixture("fragments.pcap")
         let rows = try await Tshark.fields(
             file,
-            ["frame.number", "ip.src", "ipv6.src", "ip.id", "ip.len", "ip.hdr_len", "ip.flags.mf", "ip.frag_offset",
-             "ipv6.plen", "ipv6.fraghdr.ident", "udp.srcport", "udp.dstport", "ip.reassembled.length",
-             "ipv6.reassembled.length"])
+            [
+                "frame.number", "ip.src", "ipv6.src", "ip.id", "ip.len", "ip.hdr_len", "ip.flags.mf", "ip.frag_offset",
+                "ipv6.plen", "ipv6.fraghdr.ident", "udp.srcport", "udp.dstport", "ip.reassembled.length",
+                "ipv6.reassembled.length",
+            ])
         // tshark's fragments: IPv4 with MF or an offset, IPv6 with a Fragment header.
         let v4Fragments = rows.filter { $0.flag("ip.flags.mf") || ($0.int("ip.frag_offset") ?? 0) > 0 }
         let v6Fragments = rows.filter { !$0["ipv6.fraghdr.ident"].isEmpty }
@@ -288,8 +294,10 @@ struct FlowParityTests {
             let found = try #require(flow, "no sensor flow from UDP port \(port)")
             #expect(found.int("orig_pkts") == 1, "reassembled datagram is one packet: \(found)")
             #expect(found.int("orig_ip_bytes") == want, "reassembled IP length from tshark's fragments: \(found)")
-            #expect(found.int("orig_bytes") == (datagram.int("ip.reassembled.length") ?? datagram.int("ipv6.reassembled.length")).map { $0 - 8 },
-                    "UDP payload bytes of the reassembled datagram: \(found)")
+            #expect(
+                found.int("orig_bytes")
+                    == (datagram.int("ip.reassembled.length") ?? datagram.int("ipv6.reassembled.length")).map { $0 - 8 },
+                "UDP payload bytes of the reassembled datagram: \(found)")
         }
         let stats = try #require(run.finalStats)
         #expect(stats.int("fragments") == v4Fragments.count + v6Fragments.count, "fragments seen")

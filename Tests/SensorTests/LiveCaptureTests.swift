@@ -97,8 +97,10 @@ struct LiveCaptureTests {
         let output = directory.appendingPathComponent("live.jsonl")
         let sensor = try ChildProcess(
             try Harness.sensorBinary(),
-            ["--interface", "lo", "--filter", "udp port \(receiver.port)", "--emit", "jsonl", "--output",
-             output.path, "--uid-seed", "1"])
+            [
+                "--interface", "lo", "--filter", "udp port \(receiver.port)", "--emit", "jsonl", "--output",
+                output.path, "--uid-seed", "1",
+            ])
         try sensor.start()
 
         // Ready when the sensor holds a packet socket; then give libpcap time to attach the filter.

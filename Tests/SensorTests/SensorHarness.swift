@@ -242,7 +242,11 @@ enum Sensor {
         var records: [JSONRecord] = []
         var unparsed: [String] = []
         for line in output.stdout.split(separator: "\n") {
-            if let record = JSONRecord(line: String(line)) { records.append(record) } else { unparsed.append(String(line)) }
+            if let record = JSONRecord(line: String(line)) {
+                records.append(record)
+            } else {
+                unparsed.append(String(line))
+            }
         }
         return SensorRun(output: output, records: records, unparsedLines: unparsed)
     }
@@ -264,7 +268,8 @@ struct TsharkRow: Sendable {
     /// All occurrences when run with `-E occurrence=a` (joined by `Tshark.aggregator`).
     func all(_ field: String) -> [String] {
         let value = self[field]
-        return value.isEmpty ? [] : value.split(separator: Tshark.aggregator, omittingEmptySubsequences: false).map(String.init)
+        return value.isEmpty
+            ? [] : value.split(separator: Tshark.aggregator, omittingEmptySubsequences: false).map(String.init)
     }
     func int(_ field: String) -> Int? {
         let value = self[field]

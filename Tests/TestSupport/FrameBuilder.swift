@@ -3,7 +3,8 @@ import Packets
 /// Builds Ethernet/IPv4/IPv6/TCP/UDP/ICMP frames byte by byte for decoder and flow-table tests.
 /// Checksums are left zero: the decoders do not verify them (neither does a passive sensor).
 public enum FrameBuilder {
-    public static func ethernet(_ payload: [UInt8], etherType: UInt16 = EtherType.ipv4, vlans: [UInt16] = []) -> [UInt8] {
+    public static func ethernet(_ payload: [UInt8], etherType: UInt16 = EtherType.ipv4, vlans: [UInt16] = []) -> [UInt8]
+    {
         var frame: [UInt8] = [0x02, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0x02]
         for (index, vlan) in vlans.enumerated() {
             let tpid = index == 0 && vlans.count > 1 ? EtherType.qinq : EtherType.vlan
@@ -59,18 +60,22 @@ public enum FrameBuilder {
         _ source: String, _ sourcePort: UInt16, _ destination: String, _ destinationPort: UInt16,
         flags: TCPFlags, sequence: UInt32 = 1000, acknowledgment: UInt32 = 0, payload: [UInt8] = []
     ) -> [UInt8] {
-        ethernet(ipv4(
-            source: source, destination: destination, proto: IPProtocol.tcp,
-            payload: tcp(sourcePort: sourcePort, destinationPort: destinationPort, sequence: sequence,
-                         acknowledgment: acknowledgment, flags: flags, payload: payload)))
+        ethernet(
+            ipv4(
+                source: source, destination: destination, proto: IPProtocol.tcp,
+                payload: tcp(
+                    sourcePort: sourcePort, destinationPort: destinationPort, sequence: sequence,
+                    acknowledgment: acknowledgment, flags: flags, payload: payload)))
     }
 
     /// A complete Ethernet/IPv4/UDP frame.
     public static func udpFrame(
         _ source: String, _ sourcePort: UInt16, _ destination: String, _ destinationPort: UInt16, payload: [UInt8]
     ) -> [UInt8] {
-        ethernet(ipv4(source: source, destination: destination, proto: IPProtocol.udp,
-                      payload: udp(sourcePort: sourcePort, destinationPort: destinationPort, payload: payload)))
+        ethernet(
+            ipv4(
+                source: source, destination: destination, proto: IPProtocol.udp,
+                payload: udp(sourcePort: sourcePort, destinationPort: destinationPort, payload: payload)))
     }
 
     public static func address(_ text: String) -> [UInt8] {

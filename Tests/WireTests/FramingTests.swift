@@ -89,6 +89,8 @@ struct FramingTests {
             guard case .badEnvelope = error else { Issue.record("\(error)"); return }
             #expect(error.code == .badFrame)
         }
-        #expect(throws: FrameError.emptyEnvelope) { try EnvelopeCodec.decode(ByteBufferAllocator().buffer(capacity: 0)) }
+        #expect(throws: FrameError.emptyEnvelope) {
+            try EnvelopeCodec.decode(ByteBufferAllocator().buffer(capacity: 0))
+        }
     }
 }

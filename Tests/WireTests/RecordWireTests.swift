@@ -26,9 +26,11 @@ struct RecordWireTests {
     }
 
     // Captures: http.pcap, dns.pcap, tls.pcap, udp-unreach.pcap, vlan.pcap, ipv6-tcp.pcap (every record type).
-    @Test("every record survives batch encoding and decoding field for field", arguments: [
-        "http.pcap", "dns.pcap", "tls.pcap", "udp-unreach.pcap", "vlan.pcap", "ipv6-tcp.pcap",
-    ])
+    @Test(
+        "every record survives batch encoding and decoding field for field",
+        arguments: [
+            "http.pcap", "dns.pcap", "tls.pcap", "udp-unreach.pcap", "vlan.pcap", "ipv6-tcp.pcap",
+        ])
     func roundTrip(fixture: String) throws {
         let original = try records(of: fixture)
         #expect(!original.isEmpty)
