@@ -206,7 +206,4 @@ public final class PcapHandle: @unchecked Sendable {
     static func text(_ buffer: [CChar]) -> String {
         String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
-
-    /// The version string of the libpcap in use.
-    public static var libraryVersion: String { String(cString: pcap_lib_version()) }
 }

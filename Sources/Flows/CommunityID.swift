@@ -49,25 +49,10 @@ public enum CommunityID {
                 buffer[count] = byte
                 count += 1
             }
-            func put(_ address: IPAddress) {
-                switch address {
-                case .v4(let a):
-                    for shift in stride(from: 24, through: 0, by: -8) {
-                        put(UInt8(truncatingIfNeeded: a >> UInt32(shift)))
-                    }
-                case .v6(let h, let l):
-                    for shift in stride(from: 56, through: 0, by: -8) {
-                        put(UInt8(truncatingIfNeeded: h >> UInt64(shift)))
-                    }
-                    for shift in stride(from: 56, through: 0, by: -8) {
-                        put(UInt8(truncatingIfNeeded: l >> UInt64(shift)))
-                    }
-                }
-            }
             put(UInt8(seed >> 8))
             put(UInt8(seed & 0xFF))
-            put(saddr)
-            put(daddr)
+            saddr.forEachByte(put)
+            daddr.forEachByte(put)
             put(proto)
             put(0)
             let hasPorts =

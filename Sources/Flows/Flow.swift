@@ -14,7 +14,6 @@ struct Endpoint {
     var state = EndpointState.inactive
     /// The next sequence number expected from this side (TCP), for retransmission and reassembly.
     var nextSequence: UInt32?
-    var sawData = false
 }
 
 /// The state of one flow. Owned by the `FlowTable` (and so by the capture thread alone).
@@ -44,7 +43,6 @@ final class Flow {
     var service: String?
     var closing = false
     var truncated = false
-    var interimCount = 0
 
     // Application layer state lives in a separate object, allocated only for flows that carry DNS, HTTP or
     // TLS: most flows (scans, bulk transfers) never need it, and a smaller Flow is cheaper to make and free.
@@ -178,5 +176,4 @@ final class FlowApplication {
 struct PendingDNSQuery {
     var ts: Double
     var message: DNSMessage
-    var fromOriginator: Bool
 }

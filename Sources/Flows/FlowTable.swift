@@ -58,6 +58,7 @@ public final class FlowTable {
         var source = ip.source
         var destination = ip.destination
         var reversed = false  // the packet travels from the key's "destination" side (an ICMP reply)
+        var oneWay = false  // an ICMP type with no counterpart: its Community ID keeps the sender first
         switch packet.transport {
         case .tcp(let tcp):
             sourcePort = tcp.sourcePort
@@ -67,7 +68,8 @@ public final class FlowTable {
             destinationPort = udp.destinationPort
         case .icmp(let icmp), .icmpv6(let icmp):
             let v6 = ip.proto == IPProtocol.icmpv6
-            let (a, b, oneWay) = CommunityID.icmpPorts(type: icmp.type, code: icmp.code, v6: v6)
+            let (a, b, unpaired) = CommunityID.icmpPorts(type: icmp.type, code: icmp.code, v6: v6)
+            oneWay = unpaired
             let isReply = !oneWay && Self.isICMPReply(icmp.type, v6: v6)
             if isReply {
                 // Key the reply by its request: (requester, request type) -> (responder, reply type).
@@ -106,7 +108,7 @@ public final class FlowTable {
         } else {
             handle = makeFlow(
                 key: key, packet: packet, source: source, sourcePort: sourcePort, destination: destination,
-                destinationPort: destinationPort, sourceIsLow: sourceIsLow, ts: ts)
+                destinationPort: destinationPort, sourceIsLow: sourceIsLow, oneWay: oneWay, ts: ts)
         }
         lastKey = key
         lastFlow = handle
@@ -167,18 +169,12 @@ public final class FlowTable {
 
     private func makeFlow(
         key: FlowKey, packet: DecodedPacket, source: IPAddress, sourcePort: UInt16, destination: IPAddress,
-        destinationPort: UInt16, sourceIsLow: Bool, ts: Double
+        destinationPort: UInt16, sourceIsLow: Bool, oneWay: Bool, ts: Double
     ) -> Unmanaged<Flow> {
         if flows.count >= config.maxFlows { evictIdlest() }
         // The originator sent the first packet, except that a SYN-ACK seen first was answering the other side.
         var flipped = false
         if case .tcp(let tcp) = packet.transport, tcp.flags.contains(.syn), tcp.flags.contains(.ack) { flipped = true }
-        var oneWay = false
-        if case .icmp(let icmp) = packet.transport {
-            oneWay = CommunityID.icmpPorts(type: icmp.type, code: icmp.code, v6: false).2
-        } else if case .icmpv6(let icmp) = packet.transport {
-            oneWay = CommunityID.icmpPorts(type: icmp.type, code: icmp.code, v6: true).2
-        }
         let origIsSource = !flipped
         let origAddress = origIsSource ? source : destination
         let origPort = origIsSource ? sourcePort : destinationPort
@@ -462,7 +458,7 @@ public final class FlowTable {
                 }
                 app.dnsPendingOrder.append(message.id)
             }
-            app.dnsPending[message.id] = PendingDNSQuery(ts: ts, message: message, fromOriginator: fromOriginator)
+            app.dnsPending[message.id] = PendingDNSQuery(ts: ts, message: message)
             return
         }
         if let query = app.dnsPending.removeValue(forKey: message.id) {
@@ -533,7 +529,6 @@ public final class FlowTable {
                     expired.append((flow.start, handle))
                 } else if now - flow.lastExport >= config.activeTimeout {
                     flow.lastExport = now
-                    flow.interimCount += 1
                     emit(.flow(flow.record(sensor: config.sensor, final: false, reason: "active")))
                 }
             }

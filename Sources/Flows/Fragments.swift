@@ -23,8 +23,6 @@ public struct FragmentReassembler {
         var header: [UInt8]?
         var pieces: [(offset: Int, bytes: [UInt8])] = []
         var totalLength: Int?
-        var bytesHeld = 0
-        var fragmentCount = 0
     }
 
     private var pending: [Key: Pending] = [:]
@@ -70,8 +68,6 @@ public struct FragmentReassembler {
         }
         if !ip.moreFragments { entry.totalLength = end }
         entry.pieces.append((ip.fragmentOffset, data))
-        entry.bytesHeld += data.count
-        entry.fragmentCount += 1
         if let total = entry.totalLength, let header = entry.header,
             let payload = Self.assemble(entry.pieces, total: total)
         {
@@ -92,8 +88,6 @@ public struct FragmentReassembler {
             expired += 1
         }
     }
-
-    public var inProgress: Int { pending.count }
 
     private static func assemble(_ pieces: [(offset: Int, bytes: [UInt8])], total: Int) -> [UInt8]? {
         var covered = 0

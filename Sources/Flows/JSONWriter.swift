@@ -40,12 +40,6 @@ public struct JSONObjectWriter {
         out += JSONObjectWriter.formatMicros(value)
     }
 
-    public mutating func double(_ name: String, _ value: Double?) {
-        guard let value, value.isFinite else { return }
-        key(name)
-        out += "\(value)"
-    }
-
     public mutating func strings(_ name: String, _ values: [String]?) {
         guard let values else { return }
         key(name)

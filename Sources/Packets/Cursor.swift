@@ -31,15 +31,6 @@ public struct Cursor {
     @inlinable @inline(__always) public mutating func readU16() throws(DecodeError) -> UInt16 { try read(UInt16.self) }
     @inlinable @inline(__always) public mutating func readU32() throws(DecodeError) -> UInt32 { try read(UInt32.self) }
 
-    /// Reads a little-endian integer (BSD loopback headers, pcap headers).
-    @inlinable
-    public mutating func readLittleEndian<T: FixedWidthInteger>(_: T.Type) throws(DecodeError) -> T {
-        let size = MemoryLayout<T>.size
-        guard remaining >= size else { throw .truncated(layer, needed: size, available: remaining) }
-        defer { offset += size }
-        return T(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: T.self))
-    }
-
     /// Looks at a byte `ahead` positions from here without moving.
     @inlinable @inline(__always)
     public func peekU8(ahead: Int = 0) throws(DecodeError) -> UInt8 {
@@ -75,9 +66,4 @@ public struct Cursor {
         defer { offset = bytes.count }
         return UnsafeRawBufferPointer(rebasing: bytes[offset..<bytes.count])
     }
-}
-
-extension UnsafeRawBufferPointer {
-    /// Copies the bytes into an array (used where a value must outlive the packet buffer).
-    @inlinable public var array: [UInt8] { Array(self) }
 }

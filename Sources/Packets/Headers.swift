@@ -114,6 +114,14 @@ public struct DecodedPacket: Hashable, Sendable {
 
     /// The capture holds fewer payload bytes than the headers declare (snaplen).
     public var isCut: Bool { payloadLength < declaredPayloadLength }
+
+    /// The decoder's invariant, which the flow table relies on when it slices the buffer: the offsets lie inside a
+    /// buffer of `count` bytes and the lengths agree. Checked by the fuzz target and the robustness tests.
+    public func offsetsFit(bufferCount count: Int) -> Bool {
+        ipOffset >= 0 && ipOffset <= payloadOffset && payloadLength >= 0 && payloadOffset <= count
+            && payloadLength <= count - payloadOffset && payloadLength <= declaredPayloadLength
+            && ip.headerLength <= ip.totalLength
+    }
 }
 
 /// What the link layer carried.

@@ -20,18 +20,24 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     public var isV4: Bool { if case .v4 = self { return true } else { return false } }
 
-    /// The address in network byte order: 4 or 16 bytes.
-    public var bytes: [UInt8] {
+    /// Hands the address's bytes in network order (4 or 16) to `body`, one at a time, without allocating.
+    @inlinable
+    public func forEachByte(_ body: (UInt8) -> Void) {
         switch self {
         case .v4(let a):
-            return [UInt8(a >> 24), UInt8((a >> 16) & 0xFF), UInt8((a >> 8) & 0xFF), UInt8(a & 0xFF)]
+            for shift in stride(from: 24, through: 0, by: -8) { body(UInt8(truncatingIfNeeded: a >> UInt32(shift))) }
         case .v6(let h, let l):
-            var out = [UInt8]()
-            out.reserveCapacity(16)
-            for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8((h >> UInt64(shift)) & 0xFF)) }
-            for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8((l >> UInt64(shift)) & 0xFF)) }
-            return out
+            for shift in stride(from: 56, through: 0, by: -8) { body(UInt8(truncatingIfNeeded: h >> UInt64(shift))) }
+            for shift in stride(from: 56, through: 0, by: -8) { body(UInt8(truncatingIfNeeded: l >> UInt64(shift))) }
         }
+    }
+
+    /// The address in network byte order: 4 or 16 bytes.
+    public var bytes: [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(16)
+        forEachByte { out.append($0) }
+        return out
     }
 
     public var description: String {

@@ -47,7 +47,7 @@ public enum FrameError: Error, Hashable, Sendable, CustomStringConvertible {
 /// Splits a byte stream into frames: a 4-byte big-endian length, then that many bytes (one Envelope).
 /// Returns `.needMoreData` until a whole frame is buffered; an oversized length fails at once, before any of
 /// the frame is buffered, so a hostile peer cannot make the collector allocate 4 GiB.
-public struct FrameDecoder: ByteToMessageDecoder, NIOSingleStepByteToMessageDecoder {
+public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
     public typealias InboundOut = ByteBuffer
 
     public let maxFrameBytes: Int
@@ -72,20 +72,6 @@ public struct FrameDecoder: ByteToMessageDecoder, NIOSingleStepByteToMessageDeco
         let expected = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self).map { Int($0) } ?? 0
         throw FrameError.truncated(
             expected: WireProtocol.lengthPrefixBytes + expected, received: buffer.readableBytes)
-    }
-
-    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let frame = try decode(buffer: &buffer) else { return .needMoreData }
-        context.fireChannelRead(Self.wrapInboundOut(frame))
-        return .continue
-    }
-
-    public mutating func decodeLast(
-        context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool
-    ) throws -> DecodingState {
-        guard let frame = try decodeLast(buffer: &buffer, seenEOF: seenEOF) else { return .needMoreData }
-        context.fireChannelRead(Self.wrapInboundOut(frame))
-        return .continue
     }
 }
 

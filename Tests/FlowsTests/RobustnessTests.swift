@@ -154,10 +154,7 @@ private final class PacketChain {
 
     /// The flow table slices `bytes` with these offsets, so they must lie inside it.
     private func check(_ packet: DecodedPacket, in bytes: UnsafeRawBufferPointer) {
-        let ok =
-            packet.ipOffset >= 0 && packet.ipOffset <= packet.payloadOffset && packet.payloadLength >= 0
-            && packet.payloadOffset <= bytes.count && packet.payloadLength <= bytes.count - packet.payloadOffset
-            && packet.payloadLength <= packet.declaredPayloadLength && packet.ip.headerLength <= packet.ip.totalLength
+        let ok = packet.offsetsFit(bufferCount: bytes.count)
         if !ok { badOffsets.append("\(bytes.count) bytes: \(packet)") }
     }
 

@@ -86,10 +86,7 @@ final class FuzzState {
 
     /// The offsets the flow table slices `bytes` with must lie inside `bytes`.
     private func check(_ packet: DecodedPacket, in bytes: UnsafeRawBufferPointer) {
-        let ok =
-            packet.ipOffset >= 0 && packet.ipOffset <= packet.payloadOffset && packet.payloadLength >= 0
-            && packet.payloadOffset <= bytes.count && packet.payloadLength <= bytes.count - packet.payloadOffset
-            && packet.payloadLength <= packet.declaredPayloadLength && packet.ip.headerLength <= packet.ip.totalLength
+        let ok = packet.offsetsFit(bufferCount: bytes.count)
         guard ok else { fatalError("decoded offsets outside the buffer of \(bytes.count) bytes: \(packet)") }
     }
 
