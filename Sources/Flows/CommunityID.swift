@@ -20,6 +20,16 @@ public enum CommunityID {
         144: 145, 145: 144,  // home agent address discovery
     ]
 
+    /// True for the answering half of a request/response pair (echo reply, router advertisement, …), which is keyed
+    /// by the request it answers.
+    public static func isICMPReply(type: UInt8, v6: Bool) -> Bool {
+        switch (v6, type) {
+        case (false, 0), (false, 14), (false, 16), (false, 9), (false, 18): return true
+        case (true, 129), (true, 134), (true, 136), (true, 131), (true, 140), (true, 145): return true
+        default: return false
+        }
+    }
+
     /// The (source port, destination port, one-way) equivalents of an ICMP type and code.
     public static func icmpPorts(type: UInt8, code: UInt8, v6: Bool) -> (UInt16, UInt16, Bool) {
         if let counterpart = (v6 ? icmpv6Counterpart : icmpv4Counterpart)[type] {

@@ -70,7 +70,7 @@ public final class FlowTable {
             let v6 = ip.proto == IPProtocol.icmpv6
             let (a, b, unpaired) = CommunityID.icmpPorts(type: icmp.type, code: icmp.code, v6: v6)
             oneWay = unpaired
-            let isReply = !oneWay && Self.isICMPReply(icmp.type, v6: v6)
+            let isReply = !oneWay && CommunityID.isICMPReply(type: icmp.type, v6: v6)
             if isReply {
                 // Key the reply by its request: (requester, request type) -> (responder, reply type).
                 swap(&source, &destination)
@@ -161,10 +161,6 @@ public final class FlowTable {
             let length = UInt64(packet.declaredPayloadLength)
             if fromOriginator { flow.orig.payloadBytes += length } else { flow.resp.payloadBytes += length }
         }
-    }
-
-    private static func isICMPReply(_ type: UInt8, v6: Bool) -> Bool {
-        v6 ? [129, 134, 136, 131, 140, 145].contains(type) : [0, 14, 16, 9, 18].contains(type)
     }
 
     private func makeFlow(
