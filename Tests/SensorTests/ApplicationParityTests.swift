@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 // dns, http and tls records of `wirewatch-sensor --read F --emit jsonl` against tshark's dissection of F, run at

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// A command line the sensor must refuse: exit 2, nothing on stdout, one line on stderr naming `culprit`.

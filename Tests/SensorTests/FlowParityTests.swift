@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 // Flow records of `wirewatch-sensor --read F --emit jsonl` against tshark's view of the same capture F, per

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -12,47 +13,9 @@ import Testing
 // rows into plain Sendable values. Nothing here knows expected results: every test runs tshark itself, at test
 // time, on the same capture the sensor reads.
 
-/// A problem with the test environment (binary or tool missing, tool failed); the test fails with its text.
-struct HarnessError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// Paths of the package, its fixture captures, the sensor binary and tshark.
-enum Harness {
-    /// `<package root>`: this file is `<root>/Tests/SensorTests/SensorHarness.swift`.
-    static let packageRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    static let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures", isDirectory: true)
-
-    static func fixture(_ name: String) -> String { fixtures.appendingPathComponent(name).path }
-
-    /// The `wirewatch-sensor` built next to the running test bundle (`.build/<triple>/debug/`), else
-    /// `<root>/.build/debug/wirewatch-sensor`. Missing is a failure, not a skip.
-    static func sensorBinary() throws -> URL {
-        var candidates: [URL] = []
-        let fm = FileManager.default
-        if let exe = try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            candidates.append(URL(fileURLWithPath: exe).deletingLastPathComponent())
-        }
-        if let first = CommandLine.arguments.first {
-            let url = URL(fileURLWithPath: first).resolvingSymlinksInPath()
-            candidates.append(url.deletingLastPathComponent())
-            // macOS: .../debug/wirewatchPackageTests.xctest/Contents/MacOS/wirewatchPackageTests
-            candidates.append(
-                url.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                    .deletingLastPathComponent())
-        }
-        candidates.append(packageRoot.appendingPathComponent(".build/debug", isDirectory: true))
-        for dir in candidates {
-            let binary = dir.appendingPathComponent("wirewatch-sensor")
-            if fm.isExecutableFile(atPath: binary.path) { return binary }
-        }
-        throw HarnessError(
-            "wirewatch-sensor binary not found (looked in \(candidates.map(\.path).joined(separator: ", "))); "
-                + "run `swift build` first")
-    }
+/// The sensor binary and tshark, on top of TestSupport's paths.
+extension Harness {
+    static func sensorBinary() throws -> URL { try binary("wirewatch-sensor") }
 
     /// `tshark` from PATH; missing is a failure with the install hint.
     static func tshark() throws -> URL {
@@ -62,107 +25,6 @@ enum Harness {
             if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
         }
         throw HarnessError("tshark not found on PATH: install tshark (apt-get install -y tshark)")
-    }
-
-    /// A fresh directory under the system temp dir, for output files and missing-path cases.
-    static func temporaryDirectory() throws -> URL {
-        let dir = FileManager.default.temporaryDirectory
-            .appendingPathComponent("wirewatch-sensortests-\(UUID().uuidString)", isDirectory: true)
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return dir
-    }
-}
-
-/// Exit status and output of a finished program.
-struct ProcessOutput: Sendable {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-
-    /// stderr split into lines, without the empty string after the final newline.
-    var stderrLines: [String] {
-        stderr.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty }
-    }
-}
-
-/// A child process whose stdout/stderr go to files (no pipe can fill up and block it), waited for by polling
-/// so that no cooperative thread is blocked.
-final class ChildProcess {
-    let process = Process()
-    let stdoutURL: URL
-    let stderrURL: URL
-    private let directory: URL
-    private let description: String
-
-    init(_ executable: URL, _ arguments: [String]) throws {
-        directory = try Harness.temporaryDirectory()
-        stdoutURL = directory.appendingPathComponent("stdout")
-        stderrURL = directory.appendingPathComponent("stderr")
-        for url in [stdoutURL, stderrURL] where !FileManager.default.createFile(atPath: url.path, contents: nil) {
-            throw HarnessError("cannot create \(url.path)")
-        }
-        process.executableURL = executable
-        process.arguments = arguments
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
-        process.standardError = try FileHandle(forWritingTo: stderrURL)
-        description = ([executable.lastPathComponent] + arguments).joined(separator: " ")
-    }
-
-    deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        try? FileManager.default.removeItem(at: directory)
-    }
-
-    /// Starts the program with no signal blocked. A child inherits the signal mask of the thread that spawns
-    /// it, and Swift concurrency's worker threads (libdispatch) block SIGTERM, SIGINT and most others; started
-    /// from one of them, the sensor would never see the SIGTERM the live test sends.
-    func start() throws {
-        var none = sigset_t()
-        var saved = sigset_t()
-        sigemptyset(&none)
-        pthread_sigmask(SIG_SETMASK, &none, &saved)
-        defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
-        try process.run()
-    }
-
-    var pid: Int32 { process.processIdentifier }
-
-    func signal(_ signal: Int32) { if process.isRunning { kill(process.processIdentifier, signal) } }
-
-    /// Waits until the process exits; `false` when `seconds` passed first (the process is left running).
-    func waitForExit(seconds: Double) async -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning {
-            if Date() > deadline { return false }
-            try? await Task.sleep(nanoseconds: 10_000_000)
-        }
-        return true
-    }
-
-    /// Kills the process (SIGKILL) and reaps it.
-    func killAndReap() async {
-        signal(SIGKILL)
-        _ = await waitForExit(seconds: 10)
-    }
-
-    func output() -> ProcessOutput {
-        let out = (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? ""
-        let err = (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? ""
-        return ProcessOutput(status: process.isRunning ? -1 : process.terminationStatus, stdout: out, stderr: err)
-    }
-
-    /// Runs to completion; a run longer than `seconds` is killed and reported as an error.
-    static func run(_ executable: URL, _ arguments: [String], timeout seconds: Double = 60) async throws
-        -> ProcessOutput
-    {
-        let child = try ChildProcess(executable, arguments)
-        try child.start()
-        guard await child.waitForExit(seconds: seconds) else {
-            await child.killAndReap()
-            throw HarnessError("`\(child.description)` did not finish within \(Int(seconds)) s; killed it")
-        }
-        return child.output()
     }
 }
 
