@@ -7,8 +7,9 @@ let strict: [SwiftSetting] = [
 ]
 
 /// The per-packet path (decode, flow table, pipeline) is single-threaded by design: one capture thread owns
-/// the flow table. Dynamic exclusivity checks on its class properties cost ~5% there, so release builds of
-/// those modules skip them; debug builds and tests keep them.
+/// the flow table; on the collector, one ingest thread owns the database connection and one event loop each
+/// connection. Dynamic exclusivity checks on class properties cost ~5% there, so release builds of those
+/// modules skip them; debug builds and tests keep them.
 let hotPath: [SwiftSetting] =
     strict + [
         .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))
@@ -16,9 +17,11 @@ let hotPath: [SwiftSetting] =
 
 let package = Package(
     name: "wirewatch",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "wirewatch-sensor", targets: ["wirewatch-sensor"]),
+        .executable(name: "wirewatch-collector", targets: ["wirewatch-collector"]),
+        .executable(name: "wirewatch", targets: ["wirewatch"]),
         .library(name: "Packets", targets: ["Packets"]),
         .library(name: "Flows", targets: ["Flows"]),
     ],
@@ -27,10 +30,16 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.29.0"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
     ],
     targets: [
         // libpcap from Debian's libpcap-dev; never vendored.
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
+        // SQLite from Debian's libsqlite3-dev.
+        .systemLibrary(name: "CSQLite3", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // capture: libpcap handle -> CapturedPacket (timestamp, lengths, link type, bytes)
         .target(name: "Capture", dependencies: ["CPcap"], swiftSettings: strict),
         // decode: bytes -> link/IP/transport headers, DNS, HTTP, TLS (pure, no allocation per packet on L2-L4)
@@ -45,21 +54,78 @@ let package = Package(
             dependencies: ["Packets", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: hotPath
         ),
-        // wire: the protobuf schema's generated code (proto/), records <-> messages, length-prefixed framing
+        // wire: the protobuf schema's generated code (proto/), records <-> messages, length-prefixed framing, mTLS setup
         .target(
             name: "Wire",
             dependencies: [
                 "Flows", "Packets",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
-            swiftSettings: strict
+            swiftSettings: hotPath
         ),
         // sensor pipeline: Capture -> Packets -> Flows -> record sink
         .target(name: "Sensor", dependencies: ["Capture", "Packets", "Flows"], swiftSettings: hotPath),
         .executableTarget(
             name: "wirewatch-sensor",
-            dependencies: ["Sensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "Sensor", "Shipper", "Spool", "Wire", "Certs", "Capture", "Flows",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        // storage: the RecordStore protocol and its SQLite implementation (records + per-sensor committed sequence)
+        .target(name: "Store", dependencies: ["Flows", "Packets", "CSQLite3"], swiftSettings: hotPath),
+        // certificates: a private CA, the collector's and each sensor's certificate (swift-certificates)
+        .target(
+            name: "Certs",
+            dependencies: [
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: strict
+        ),
+        // spool: bounded, crash-safe on-disk queue of encoded batches awaiting acknowledgement
+        .target(name: "Spool", swiftSettings: strict),
+        // sensor -> collector: batcher, mTLS client with window, acks and reconnect
+        .target(
+            name: "Shipper",
+            dependencies: [
+                "Sensor", "Wire", "Flows", "Spool",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: strict
+        ),
+        // collector: mTLS server, per-connection protocol state, ingest into a RecordStore, acks after commit
+        .target(
+            name: "Collector",
+            dependencies: [
+                "Store", "Wire", "Flows", "Certs",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: hotPath
+        ),
+        .executableTarget(
+            name: "wirewatch-collector",
+            dependencies: ["Collector", "Store", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "wirewatch",
+            dependencies: [
+                "Certs", "Store", "Flows", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strict
         ),
         .target(name: "TestSupport", dependencies: ["Packets"], path: "Tests/TestSupport", swiftSettings: strict),
@@ -79,7 +145,30 @@ let package = Package(
         ),
         .testTarget(
             name: "SensorTests",
-            dependencies: ["Sensor", "Flows", "Capture", "Packets"],
+            dependencies: ["Sensor", "Flows", "Capture", "Packets", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Flows", "Packets"], swiftSettings: strict),
+        .testTarget(name: "SpoolTests", dependencies: ["Spool"], swiftSettings: strict),
+        .testTarget(
+            name: "CertsTests",
+            dependencies: [
+                "Certs",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "TransportTests",
+            dependencies: [
+                "Collector", "Shipper", "Spool", "Certs", "Store", "Wire", "Sensor", "Flows", "Packets", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             swiftSettings: strict
         ),
     ]

@@ -96,3 +96,39 @@ public enum EnvelopeCodec {
         buffer.writeBytes(bytes)
     }
 }
+
+extension EnvelopeCodec {
+    /// Appends the frame of `Envelope{batch: RecordBatch{sequence, …}}` where `batchBody` is an encoded RecordBatch
+    /// without its sequence: protobuf lets the sender prepend field 1 to the stored bytes, so a spooled batch is
+    /// sent without decoding and re-encoding it.
+    public static func encodeBatch(sequence: UInt64, batchBody: some Collection<UInt8>, into buffer: inout ByteBuffer) {
+        let batchLength = 1 + varintSize(sequence) + batchBody.count
+        let envelopeLength = 1 + varintSize(UInt64(batchLength)) + batchLength
+        buffer.reserveCapacity(minimumWritableBytes: WireProtocol.lengthPrefixBytes + envelopeLength)
+        buffer.writeInteger(UInt32(envelopeLength))
+        buffer.writeInteger(UInt8(3 << 3 | 2))  // Envelope.batch: field 3, length-delimited
+        writeVarint(UInt64(batchLength), into: &buffer)
+        buffer.writeInteger(UInt8(1 << 3 | 0))  // RecordBatch.sequence: field 1, varint
+        writeVarint(sequence, into: &buffer)
+        buffer.writeBytes(batchBody)
+    }
+
+    /// The frame size (prefix included) of a batch with this body.
+    public static func batchFrameSize(sequence: UInt64, bodyCount: Int) -> Int {
+        let batchLength = 1 + varintSize(sequence) + bodyCount
+        return WireProtocol.lengthPrefixBytes + 1 + varintSize(UInt64(batchLength)) + batchLength
+    }
+
+    static func varintSize(_ value: UInt64) -> Int {
+        value == 0 ? 1 : (64 - value.leadingZeroBitCount + 6) / 7
+    }
+
+    static func writeVarint(_ value: UInt64, into buffer: inout ByteBuffer) {
+        var rest = value
+        while rest >= 0x80 {
+            buffer.writeInteger(UInt8(truncatingIfNeeded: rest) | 0x80)
+            rest >>= 7
+        }
+        buffer.writeInteger(UInt8(rest))
+    }
+}

@@ -1,7 +1,13 @@
 import ArgumentParser
 import Capture
+import Certs
 import Flows
+import Foundation
+import NIOSSL
 import Sensor
+import Shipper
+import Spool
+import Wire
 
 #if canImport(Glibc)
     import Glibc
@@ -24,6 +30,9 @@ struct SensorCommand: ParsableCommand {
               wirewatch-sensor --read trace.pcap --emit jsonl --output records.jsonl
               wirewatch-sensor --read a.pcap --read b.pcapng --emit none
               wirewatch-sensor --interface eth0 --filter 'not port 22' --emit jsonl
+              wirewatch-sensor --interface eth0 --collector collector.example:7400 --tls-ca pki/ca.pem \\
+                  --tls-cert pki/sensors/edge-1.pem --tls-key pki/sensors/edge-1-key.pem --spool /var/lib/wirewatch/spool
+              wirewatch-sensor --read trace.pcap --collector 127.0.0.1:7400 --tls-ca ... (exits once all is acknowledged)
             Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad input file.
             """)
 
@@ -48,11 +57,28 @@ struct SensorCommand: ParsableCommand {
     @Option(name: .customLong("tls-key"), help: "This sensor's private key (PEM).")
     var tlsKey: String?
 
-    @Option(name: .long, help: "Sensor name written into every record (default: the host name).")
+    @Option(
+        name: .long,
+        help:
+            "Sensor name written into every record (default: the certificate's name with --collector, else the host name)."
+    )
     var name: String?
 
-    @Option(name: .long, help: "Spool directory for unacknowledged batches.")
+    @Option(name: .long, help: "Spool directory for unacknowledged batches (default: memory only, lost on a crash).")
     var spool: String?
+
+    @Option(name: .customLong("spool-size"), help: "Largest spool, MiB; beyond it the oldest batches are dropped.")
+    var spoolSizeMiB: Int = 1024
+
+    @Option(
+        name: .customLong("drain-timeout"),
+        help:
+            "Seconds to wait at the end for the collector's acknowledgements (default: for ever with --read, 10 s live)."
+    )
+    var drainTimeout: Double?
+
+    @Option(name: .customLong("batch-records"), help: "Records per batch sent to the collector.")
+    var batchRecords: Int = 4096
 
     @Option(name: .long, help: "Configuration file.")
     var config: String?
@@ -109,16 +135,27 @@ struct SensorCommand: ParsableCommand {
         if interface != nil && !read.isEmpty {
             throw ValidationError("--interface and --read exclude each other")
         }
-        if collector != nil {
+        if let collector {
             if emit != nil { throw ValidationError("--emit is for running without --collector") }
-            throw ValidationError(
-                "--collector: shipping to a collector is not available in this build yet; use --emit jsonl")
+            if output != nil { throw ValidationError("--output is for --emit jsonl, not --collector") }
+            guard Self.splitHostPort(collector) != nil else {
+                throw ValidationError("--collector: '\(collector)' is not HOST:PORT (IPv6 as [ADDR]:PORT)")
+            }
+            if tlsCA == nil || tlsCert == nil || tlsKey == nil {
+                throw ValidationError("--collector needs --tls-ca, --tls-cert and --tls-key")
+            }
+        }
+        if spoolSizeMiB < 1 { throw ValidationError("--spool-size must be at least 1 MiB") }
+        if let drainTimeout, !(drainTimeout >= 0) { throw ValidationError("--drain-timeout must be 0 or more seconds") }
+        if batchRecords < 1 || batchRecords > 100_000 {
+            throw ValidationError("--batch-records must be between 1 and 100000")
         }
         if config != nil {
             throw ValidationError("--config: configuration files are not supported by this build yet; use options")
         }
-        if collector == nil && (tlsCA != nil || tlsCert != nil || tlsKey != nil || spool != nil) {
-            throw ValidationError("--tls-ca, --tls-cert, --tls-key and --spool go with --collector")
+        if collector == nil && (tlsCA != nil || tlsCert != nil || tlsKey != nil || spool != nil || drainTimeout != nil)
+        {
+            throw ValidationError("--tls-ca, --tls-cert, --tls-key, --spool and --drain-timeout go with --collector")
         }
         if output != nil && emit == EmitMode.none { throw ValidationError("--output needs --emit jsonl") }
         for (value, option) in [
@@ -136,8 +173,18 @@ struct SensorCommand: ParsableCommand {
         if let name, name.isEmpty || name.utf8.count > 255 { throw ValidationError("--name must be 1-255 bytes") }
     }
 
-    func flowConfig() -> FlowConfig {
-        var config = FlowConfig(sensor: name ?? Self.hostName())
+    /// HOST:PORT or [IPv6]:PORT.
+    static func splitHostPort(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (1...65535).contains(port)
+        else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return host.isEmpty ? nil : (host, port)
+    }
+
+    func flowConfig(sensorName: String? = nil) -> FlowConfig {
+        var config = FlowConfig(sensor: sensorName ?? name ?? Self.hostName())
         config.activeTimeout = activeTimeout
         config.tcpIdleTimeout = tcpTimeout
         config.tcpClosedTimeout = tcpClosedTimeout
@@ -171,6 +218,10 @@ struct SensorCommand: ParsableCommand {
     }
 
     func run() throws {
+        if collector != nil {
+            try ship()
+            return
+        }
         let mode = emit ?? .jsonl
         let sink: any RecordSink
         let counter = CountingSink()
@@ -184,6 +235,67 @@ struct SensorCommand: ParsableCommand {
         for warning in summary.warnings { printError(warning.description) }
         if mode == .none {
             print(Self.summaryText(summary, counts: counter.counts, sources: read.isEmpty ? [interface ?? ""] : read))
+        }
+    }
+
+    /// Captures or reads, and ships every record to the collector through the spool.
+    func ship() throws {
+        guard let collector, let (host, port) = Self.splitHostPort(collector), let tlsCA, let tlsCert, let tlsKey
+        else { throw ValidationError("--collector needs HOST:PORT and --tls-ca, --tls-cert, --tls-key") }
+        let files = TLSFiles(caPath: tlsCA, certificatePath: tlsCert, keyPath: tlsKey)
+        let tls = try MutualTLS.clientContext(files)
+        let certified = try Self.certificateName(tlsCert)
+        if let name, name != certified {
+            throw TLSSetupError(
+                path: tlsCert, reason: "certificate is for sensor \"\(certified)\", not --name \"\(name)\"")
+        }
+        let spool = try Spool(directory: self.spool, maxBytes: spoolSizeMiB << 20)
+        var options = ShipperOptions(host: host, port: port, sensorName: certified)
+        options.source = read.isEmpty ? (interface ?? "") : read.joined(separator: ",")
+        let client = CollectorClient(options: options, spool: spool, tls: tls) { printError($0) }
+        var batching = BatchingOptions()
+        batching.maxRecords = batchRecords
+        batching.maxBytes = (1 << 20) - 64
+        let sink = ShippingSink(spool: spool, options: batching) { client.batchesAppended() }
+        let pipeline = SensorPipeline(options: captureOptions(), flow: flowConfig(sensorName: certified), sink: sink)
+        installStopSignalHandlers()
+        client.start()
+        let summary = interface != nil ? try pipeline.runLive() : try pipeline.runFiles()
+        for warning in summary.warnings { printError(warning.description) }
+        if spool.pendingBatches > 0 {
+            printError(
+                "capture done; waiting for the collector to acknowledge \(spool.pendingBatches) batches "
+                    + "(\(spool.pendingRecords) records)")
+        }
+        let timeout = drainTimeout ?? (interface != nil ? 10 : nil)
+        let drained = client.waitUntilDrained(timeout: timeout == 0 ? nil : timeout)
+        let problem = client.lastError
+        client.shutdown()
+        try? spool.sync()
+        if sink.droppedRecords > 0 {
+            printError("\(sink.droppedRecords) records were dropped because the spool was full")
+        }
+        guard drained else {
+            let whereTo =
+                self.spool.map { "they stay in the spool \($0) for the next run" } ?? "they are lost (no --spool)"
+            throw DrainError(
+                message: "\(spool.pendingBatches) batches (\(spool.pendingRecords) records) not acknowledged by "
+                    + "\(collector) (\(problem ?? "no answer")); \(whereTo)")
+        }
+    }
+
+    /// The sensor name the certificate carries; the collector only accepts a Hello with that name.
+    static func certificateName(_ path: String) throws -> String {
+        do {
+            let certificates = try NIOSSLCertificate.fromPEMFile(path)
+            guard let first = certificates.first else {
+                throw TLSSetupError(path: path, reason: "no certificate in the file")
+            }
+            return try CertificateIdentity.name(fromDER: try first.toDERBytes())
+        } catch let error as TLSSetupError {
+            throw error
+        } catch {
+            throw TLSSetupError(path: path, reason: "cannot read the sensor name from the certificate: \(error)")
         }
     }
 
@@ -212,6 +324,11 @@ struct SensorCommand: ParsableCommand {
     }
 }
 
+struct DrainError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
 func printError(_ message: String) {
     var line = "wirewatch-sensor: " + message + "\n"
     line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
@@ -236,6 +353,12 @@ enum Main {
             default: printError(error.description); exit(2)
             }
         } catch let error as OutputError {
+            printError(error.description)
+            exit(2)
+        } catch let error as TLSSetupError {
+            printError(error.description)
+            exit(2)
+        } catch let error as SpoolError {
             printError(error.description)
             exit(2)
         } catch {

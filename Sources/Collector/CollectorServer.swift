@@ -1,0 +1,114 @@
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import Store
+import Synchronization
+import Wire
+
+/// What the collector's listener enforces.
+public struct CollectorOptions: Sendable {
+    public var host = "0.0.0.0"
+    public var port = 7400
+    /// The largest Envelope accepted; a longer length prefix closes the connection before anything is buffered.
+    public var maxFrameBytes = WireProtocol.defaultMaxFrameBytes
+    /// Unacknowledged batches a sensor may have in flight (announced in HelloAck).
+    public var window: UInt32 = 16
+    /// A connection with no frame for this long is closed (sensors send a heartbeat every 10 s when idle).
+    public var idleTimeout = TimeAmount.seconds(60)
+    /// Sensor names allowed to connect; nil allows every name the CA certified.
+    public var allowList: Set<String>?
+    /// Event-loop threads (TLS and protobuf decoding); the store has its own writer thread.
+    public var threads = System.coreCount
+
+    /// The smallest maximum frame the collector accepts: sensors seal batches below 1 MiB.
+    public static let minimumFrameBytes = 1 << 20
+
+    public init() {}
+}
+
+/// Counters of what the collector did, for logs, tests and (later) the metrics endpoint.
+public final class CollectorMetrics: Sendable {
+    private let recordsStored = Atomic<Int>(0)
+    private let batchesStored = Atomic<Int>(0)
+    private let sensorsConnected = Atomic<Int>(0)
+    private let connectionsRefused = Atomic<Int>(0)
+    private let frameBytes = Atomic<Int>(0)
+
+    public var records: Int { recordsStored.load(ordering: .relaxed) }
+    public var batches: Int { batchesStored.load(ordering: .relaxed) }
+    public var connectedSensors: Int { sensorsConnected.load(ordering: .relaxed) }
+    public var refusedConnections: Int { connectionsRefused.load(ordering: .relaxed) }
+    /// Bytes of every frame received after Hello (batches and heartbeats), length prefixes included.
+    public var bytesReceived: Int { frameBytes.load(ordering: .relaxed) }
+
+    func stored(records count: Int) {
+        recordsStored.add(count, ordering: .relaxed)
+        batchesStored.add(1, ordering: .relaxed)
+    }
+    func received(frameBytes count: Int) { frameBytes.add(count, ordering: .relaxed) }
+    func connected() { sensorsConnected.add(1, ordering: .relaxed) }
+    func disconnected() { sensorsConnected.subtract(1, ordering: .relaxed) }
+    func refused() { connectionsRefused.add(1, ordering: .relaxed) }
+}
+
+/// The collector's TLS listener: accepts sensors with a certificate from the CA, and stores their batches.
+public final class CollectorServer: Sendable {
+    public let options: CollectorOptions
+    public let metrics = CollectorMetrics()
+    private let ingest: Ingest
+    private let tls: NIOSSLContext
+    private let logger: Logger
+    private let group: MultiThreadedEventLoopGroup
+    private let listener = Mutex<(any Channel)?>(nil)
+
+    public init(options: CollectorOptions, tls: NIOSSLContext, store: any RecordStore, logger: Logger) {
+        self.options = options
+        self.tls = tls
+        self.ingest = Ingest(store: store)
+        self.logger = logger
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.threads))
+    }
+
+    /// Binds the listener and returns the address it is bound to (port 0 picks a free port).
+    public func start() throws -> SocketAddress {
+        let options = options
+        let tls = tls
+        let ingest = ingest
+        let logger = logger
+        let metrics = metrics
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 256)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(NIOSSLServerHandler(context: tls))
+                    try sync.addHandler(IdleStateHandler(readTimeout: options.idleTimeout))
+                    try sync.addHandler(
+                        ByteToMessageHandler(FrameDecoder(maxFrameBytes: options.maxFrameBytes)))
+                    try sync.addHandler(
+                        SensorConnection(options: options, ingest: ingest, logger: logger, metrics: metrics))
+                }
+            }
+        let channel = try bootstrap.bind(host: options.host, port: options.port).wait()
+        listener.withLock { $0 = channel }
+        guard let address = channel.localAddress else { throw ChannelError.unknownLocalAddress }
+        return address
+    }
+
+    /// Stops accepting, closes every connection, waits for the batches already received to be committed.
+    public func stop() {
+        let channel = listener.withLock { channel in
+            defer { channel = nil }
+            return channel
+        }
+        try? channel?.close().wait()
+        // Batches already received are committed and acknowledged while the connections are still up; whatever
+        // arrives after that is committed before the store closes, and the sensor replays it if the ack is lost.
+        ingest.waitUntilIdle()
+        try? group.syncShutdownGracefully()
+        ingest.waitUntilIdle()
+    }
+}

@@ -1,0 +1,175 @@
+import ArgumentParser
+import Collector
+import Dispatch
+import Logging
+import NIOCore
+import Store
+import Wire
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// `wirewatch-collector`: accept sensors over mutual TLS and store what they send.
+struct CollectorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wirewatch-collector",
+        abstract: "Accept sensors over mutual TLS and store their records in SQLite.",
+        discussion: """
+            Example:
+              wirewatch certs init --out /etc/wirewatch/pki --sensor edge-1
+              wirewatch-collector --listen 0.0.0.0:7400 --tls-ca /etc/wirewatch/pki/ca.pem \\
+                  --tls-cert /etc/wirewatch/pki/collector.pem --tls-key /etc/wirewatch/pki/collector-key.pem \\
+                  --db /var/lib/wirewatch/wirewatch.db
+            Prints "listening on HOST:PORT" once ready; SIGTERM or SIGINT stops it after storing what it received.
+            Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad input file.
+            """)
+
+    @Option(name: .long, help: "Address and port to listen on (HOST:PORT; port 0 picks a free one).")
+    var listen: String
+
+    @Option(name: .customLong("tls-ca"), help: "CA certificate (PEM) that sensor certificates must chain to.")
+    var tlsCA: String
+
+    @Option(name: .customLong("tls-cert"), help: "The collector's certificate (PEM).")
+    var tlsCert: String
+
+    @Option(name: .customLong("tls-key"), help: "The collector's private key (PEM).")
+    var tlsKey: String
+
+    @Option(name: .long, help: "SQLite database file (created if missing).")
+    var db: String
+
+    @Option(name: .long, help: "Allow only this sensor name (repeat for several; default: any name the CA signed).")
+    var allow: [String] = []
+
+    @Option(name: .customLong("max-frame-bytes"), help: "Largest frame accepted, bytes (at least 1 MiB).")
+    var maxFrameBytes = WireProtocol.defaultMaxFrameBytes
+
+    @Option(name: .long, help: "Unacknowledged batches a sensor may have in flight.")
+    var window: UInt32 = 16
+
+    @Option(name: .customLong("idle-timeout"), help: "Seconds without a frame after which a connection is closed.")
+    var idleTimeout: Int64 = 60
+
+    @Option(name: .long, help: "Durability of each commit: 'full' (fsync before the ack) or 'normal'.")
+    var durability: String = "full"
+
+    @Option(name: .long, help: "Configuration file.")
+    var config: String?
+
+    @Option(name: .long, help: "GeoIP database (MaxMind .mmdb).")
+    var geoip: [String] = []
+
+    func validate() throws {
+        guard parseListen() != nil else {
+            throw ValidationError("--listen: '\(listen)' is not HOST:PORT (IPv6 as [ADDR]:PORT, port 0-65535)")
+        }
+        if maxFrameBytes < CollectorOptions.minimumFrameBytes {
+            throw ValidationError("--max-frame-bytes must be at least \(CollectorOptions.minimumFrameBytes)")
+        }
+        if window < 1 || window > 1024 { throw ValidationError("--window must be between 1 and 1024") }
+        if idleTimeout < 1 { throw ValidationError("--idle-timeout must be at least 1 second") }
+        if durability != "full" && durability != "normal" {
+            throw ValidationError("--durability must be 'full' or 'normal'")
+        }
+        if config != nil {
+            throw ValidationError("--config: configuration files are not supported by this build yet; use options")
+        }
+        if !geoip.isEmpty { throw ValidationError("--geoip: geolocation is not available in this build yet") }
+    }
+
+    func parseListen() -> (host: String, port: Int)? {
+        guard let colon = listen.lastIndex(of: ":") else { return nil }
+        var host = String(listen[..<colon])
+        guard let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { return nil }
+        return (host, port)
+    }
+
+    func run() throws {
+        guard let (host, port) = parseListen() else { throw ExitCode(2) }
+        let tls = try MutualTLS.serverContext(TLSFiles(caPath: tlsCA, certificatePath: tlsCert, keyPath: tlsKey))
+        let store = try SQLiteStore(path: db, synchronous: durability == "full" ? .full : .normal)
+        var options = CollectorOptions()
+        options.host = host
+        options.port = port
+        options.maxFrameBytes = maxFrameBytes
+        options.window = window
+        options.idleTimeout = .seconds(idleTimeout)
+        options.allowList = allow.isEmpty ? nil : Set(allow)
+        var logger = Logger(label: "wirewatch-collector") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = .info
+        let server = CollectorServer(options: options, tls: tls, store: store, logger: logger)
+
+        let stop = DispatchSemaphore(value: 0)
+        var sources: [any DispatchSourceSignal] = []
+        for signalNumber in [SIGTERM, SIGINT] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler { stop.signal() }
+            source.resume()
+            sources.append(source)
+        }
+        let address: SocketAddress
+        do {
+            address = try server.start()
+        } catch {
+            throw ListenError(address: listen, reason: "\(error)")
+        }
+        var ready = "listening on \(address.ipAddress ?? host):\(address.port ?? port)\n"
+        ready.withUTF8 { _ = write(1, $0.baseAddress, $0.count) }
+        stop.wait()
+        logger.info("stopping: storing what was received")
+        server.stop()
+        store.close()
+        let metrics = server.metrics
+        logger.info(
+            """
+            stopped; \(metrics.records) records in \(metrics.batches) batches stored \
+            (\(metrics.bytesReceived) bytes of batch frames received)
+            """)
+        _ = sources
+    }
+}
+
+struct ListenError: Error, CustomStringConvertible {
+    var address: String
+    var reason: String
+    var description: String { "cannot listen on \(address): \(reason)" }
+}
+
+func printError(_ message: String) {
+    var line = "wirewatch-collector: " + message + "\n"
+    line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+}
+
+@main
+enum Main {
+    static func main() {
+        let command: CollectorCommand
+        do {
+            command = try CollectorCommand.parse()
+        } catch {
+            if CollectorCommand.exitCode(for: error) == .success { CollectorCommand.exit(withError: error) }
+            printError(CollectorCommand.message(for: error))
+            exit(2)
+        }
+        do {
+            try command.run()
+        } catch let error as TLSSetupError {
+            printError(error.description)
+            exit(2)
+        } catch let error as StoreError {
+            printError(error.description)
+            exit(2)
+        } catch {
+            printError("\(error)")
+            exit(1)
+        }
+        exit(0)
+    }
+}
