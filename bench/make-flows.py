@@ -1,0 +1,38 @@
+#!/usr/bin/env python3
+"""make-flows.py OUT.pcap N: a capture of N one-packet UDP flows (load for the transport benchmark).
+
+Each flow is one Ethernet/IPv4/UDP packet from 127.1.X.Y:PORT to 127.0.0.1:9000 (loopback addresses, written to
+a file; nothing is sent), 10 microseconds apart, so the sensor emits N flow records at end of capture.
+Deterministic: the same N gives the same bytes.
+"""
+import struct
+import sys
+
+
+def checksum(header: bytes) -> int:
+    total = sum(struct.unpack("!%dH" % (len(header) // 2), header))
+    while total > 0xFFFF:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def main() -> None:
+    out, count = sys.argv[1], int(sys.argv[2])
+    payload = b"wirewatch-bench!" * 2
+    with open(out, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        start = 1_700_000_000_000_000
+        for i in range(count):
+            src = bytes([127, 1 + (i >> 16) % 250, (i >> 8) & 0xFF, i & 0xFF])
+            sport = 1024 + (i * 7919) % 60000
+            udp = struct.pack("!HHHH", sport, 9000, 8 + len(payload), 0) + payload
+            ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i & 0xFFFF, 0, 64, 17, 0, src, bytes([127, 0, 0, 1]))
+            ip = ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]
+            frame = b"\x00\x00\x00\x00\x00\x02" + b"\x00\x00\x00\x00\x00\x01" + b"\x08\x00" + ip + udp
+            ts = start + i * 10
+            f.write(struct.pack("<IIII", ts // 1_000_000, ts % 1_000_000, len(frame), len(frame)))
+            f.write(frame)
+
+
+if __name__ == "__main__":
+    main()

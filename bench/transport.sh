@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# bench/transport.sh: flow records per second from wirewatch-sensor to wirewatch-collector over mutual TLS on
+# 127.0.0.1, stored in SQLite (commits fsync'ed before each ack: --durability full), next to the raw TLS
+# throughput of the same link (bench/raw_tls.py: Python's ssl, the same certificates).
+#
+#   bench/transport.sh                  # build release if stale, 1,000,000 flows, 3 runs
+#   FLOWS=200000 REPEATS=1 bench/transport.sh --no-build
+#   DURABILITY=normal bench/transport.sh
+#
+# Everything stays on 127.0.0.1; the capture is a file of one-packet UDP flows made by bench/make-flows.py.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+OUT=$REPO/bench/out/transport
+FLOWS=${FLOWS:-1000000}
+REPEATS=${REPEATS:-3}
+DURABILITY=${DURABILITY:-full}
+TLS_BYTES=${TLS_BYTES:-1073741824}
+# Flows expire while the capture is read (as in a live capture), so the sensor and the collector work at the
+# same time; with the default 60 s UDP timeout every record of this 10 s capture would come out at its end.
+SENSOR_ARGS=${SENSOR_ARGS:---udp-timeout 1}
+BUILD=1
+for arg in "$@"; do
+    case $arg in
+    --no-build) BUILD=0 ;;
+    *) echo "usage: $0 [--no-build]" >&2; exit 2 ;;
+    esac
+done
+say() { printf '%s\n' "$*" >&2; }
+for tool in python3 bc; do
+    command -v "$tool" >/dev/null || { say "missing $tool (apt-get install -y python3 bc)"; exit 1; }
+done
+mkdir -p "$OUT"
+
+if [ "$BUILD" = 1 ]; then
+    for product in wirewatch wirewatch-collector wirewatch-sensor; do
+        (cd "$REPO" && swift build -c release --scratch-path .build-release --product "$product" >&2)
+    done
+fi
+BIN=$(cd "$REPO" && swift build -c release --scratch-path .build-release --show-bin-path)
+for product in wirewatch wirewatch-collector wirewatch-sensor; do
+    [ -x "$BIN/$product" ] || { say "no $BIN/$product: run without --no-build"; exit 1; }
+done
+
+PKI=$OUT/pki
+[ -f "$PKI/sensors/bench-1.pem" ] || "$BIN/wirewatch" certs init --out "$PKI" --sensor bench-1 >/dev/null
+CAPTURE=$OUT/flows-$FLOWS.pcap
+[ -f "$CAPTURE" ] || python3 "$REPO/bench/make-flows.py" "$CAPTURE" "$FLOWS"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+now() { date +%s.%N; }
+
+# The sensor alone (decode + flow table + records, nothing shipped): what the pipeline costs before the wire.
+t0=$(now)
+"$BIN/wirewatch-sensor" --read "$CAPTURE" --emit none --max-flows $((FLOWS * 2)) $SENSOR_ARGS >/dev/null
+t1=$(now)
+pipeline=$(echo "$t1 - $t0" | bc -l)
+
+best=0
+results=()
+for run in $(seq 1 "$REPEATS"); do
+    rm -rf "$OUT/run" && mkdir -p "$OUT/run"
+    port=$(free_port)
+    "$BIN/wirewatch-collector" --listen "127.0.0.1:$port" --tls-ca "$PKI/ca.pem" --tls-cert "$PKI/collector.pem" \
+        --tls-key "$PKI/collector-key.pem" --db "$OUT/run/bench.db" --durability "$DURABILITY" \
+        >"$OUT/run/collector.out" 2>"$OUT/run/collector.err" &
+    collector=$!
+    for _ in $(seq 1 200); do grep -q listening "$OUT/run/collector.out" 2>/dev/null && break; sleep 0.05; done
+    t0=$(now)
+    "$BIN/wirewatch-sensor" --read "$CAPTURE" --collector "127.0.0.1:$port" --tls-ca "$PKI/ca.pem" \
+        --tls-cert "$PKI/sensors/bench-1.pem" --tls-key "$PKI/sensors/bench-1-key.pem" --spool "$OUT/run/spool" \
+        --max-flows $((FLOWS * 2)) $SENSOR_ARGS 2>"$OUT/run/sensor.err"
+    t1=$(now)
+    kill -TERM "$collector"
+    wait "$collector" || true
+    line=$(grep -o 'stopped; [0-9]* records in [0-9]* batches stored ([0-9]* bytes' "$OUT/run/collector.err" | tail -1)
+    records=$(echo "$line" | awk '{print $2}')
+    batches=$(echo "$line" | awk '{print $5}')
+    bytes=$(echo "$line" | awk '{print $8}' | tr -d '(')
+    seconds=$(echo "$t1 - $t0" | bc -l)
+    rate=$(echo "$records / $seconds" | bc)
+    mbps=$(echo "$bytes / $seconds / 1000000" | bc -l)
+    results+=("$(printf 'run %d: %d records in %d batches, %.2f s: %d records/s, %.1f MB/s of frames' \
+        "$run" "$records" "$batches" "$seconds" "$rate" "$mbps")")
+    say "${results[-1]}"
+    [ "$rate" -gt "$best" ] && best=$rate
+done
+
+# Raw TLS on the same link: Python's ssl (OpenSSL) client to server, same CA and certificates, mutual
+# authentication, 1 MiB writes: the ceiling for any protocol on this link.
+tls_line=$(python3 "$REPO/bench/raw_tls.py" "$PKI" bench-1 "$TLS_BYTES")
+
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
+cat <<EOF
+machine: $(nproc) cores, $cpu, $(uname -r)
+capture: $FLOWS one-packet UDP flows ($CAPTURE), sensor options: $SENSOR_ARGS
+sensor pipeline alone (--emit none): $(printf '%.2f' "$pipeline") s
+$(printf '%s\n' "${results[@]}")
+best: $best flow records/s end to end (durability $DURABILITY; target 250000)
+raw TLS on the same link: $tls_line
+EOF
+[ "$best" -ge 250000 ] && echo "target met" || echo "target NOT met"
