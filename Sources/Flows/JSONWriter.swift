@@ -86,7 +86,8 @@ public struct JSONObjectWriter {
         return sign + String(whole) + "." + String(repeating: "0", count: 6 - fraction.count) + fraction
     }
 
-    static func appendEscaped(_ value: String, to out: inout String) {
+    /// Appends `value` as a JSON string literal (quotes, escapes for `"`, `\\` and control characters).
+    public static func appendEscaped(_ value: String, to out: inout String) {
         out += "\""
         for scalar in value.unicodeScalars {
             switch scalar {
