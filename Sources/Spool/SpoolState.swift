@@ -554,6 +554,9 @@ struct SpoolState {
         isOpen = false
         for item in unsynced { FileIO.close(item.fd) }
         unsynced = []
+        // Unlock explicitly: a child process forked by another thread holds a copy of the descriptor until it
+        // execs (O_CLOEXEC closes it only then), and close() alone leaves the lock with that copy.
+        if lockFD >= 0 { flock(lockFD, LOCK_UN) }
         for fd in [currentFD, readFD, directoryFD, lockFD] where fd >= 0 { FileIO.close(fd) }
         currentFD = -1
         readFD = -1

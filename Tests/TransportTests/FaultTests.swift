@@ -59,7 +59,7 @@ struct FaultTests {
 
         func sensor(_ fixture: String, seed: Int, spool: String?, batchRecords: Int = 16) throws -> ChildProcess {
             var arguments = [
-                "--read", Self.path(fixture), "--collector", "127.0.0.1:\(port)",
+                "--read", capturePath(fixture), "--collector", "127.0.0.1:\(port)",
                 "--tls-ca", pki.layout.caCertificate, "--tls-cert", pki.layout.sensorCertificate("edge-1"),
                 "--tls-key", pki.layout.sensorPrivateKey("edge-1"), "--uid-seed", String(seed),
                 "--batch-records", String(batchRecords),
@@ -68,16 +68,11 @@ struct FaultTests {
             return try ChildProcess(try Harness.binary("wirewatch-sensor"), arguments)
         }
 
-        /// A fixture name, or a capture the test wrote (absolute path).
-        static func path(_ capture: String) -> String {
-            capture.hasPrefix("/") ? capture : Harness.fixture(capture)
-        }
-
         /// What `--emit jsonl` prints for the fixture, named as the certificate names the sensor.
         func expected(_ fixture: String, seed: Int) async throws -> [String] {
             let output = try await ChildProcess.run(
                 try Harness.binary("wirewatch-sensor"),
-                ["--read", Self.path(fixture), "--emit", "jsonl", "--uid-seed", String(seed), "--name", "edge-1"])
+                ["--read", capturePath(fixture), "--emit", "jsonl", "--uid-seed", String(seed), "--name", "edge-1"])
             #expect(output.status == 0)
             return output.stdout.split(separator: "\n").map(String.init)
         }

@@ -107,10 +107,15 @@ final class TestCollector: Sendable {
     }
 }
 
+/// A fixture name, or a capture the test wrote (absolute path).
+func capturePath(_ capture: String) -> String {
+    capture.hasPrefix("/") ? capture : Harness.fixture(capture)
+}
+
 /// The records the sensor pipeline produces for a fixture (uids seeded), attributed to `sensor`.
 func expectedRecords(_ fixtures: [String], sensor: String) throws -> [Record] {
     var options = CaptureOptions()
-    options.files = fixtures.map(Harness.fixture)
+    options.files = fixtures.map(capturePath)
     var config = FlowConfig(sensor: sensor)
     config.uidSeed = 1
     let sink = CollectingSink()
@@ -143,7 +148,7 @@ func shipInProcess(
     batching.maxRecords = batchRecords
     let sink = ShippingSink(spool: spool, options: batching) { client.batchesAppended() }
     var capture = CaptureOptions()
-    capture.files = fixtures.map(Harness.fixture)
+    capture.files = fixtures.map(capturePath)
     var config = FlowConfig(sensor: sensor)
     config.uidSeed = 1
     let pipeline = SensorPipeline(options: capture, flow: config, sink: sink)
