@@ -61,7 +61,7 @@ final class SensorConnection: ChannelInboundHandler {
         } else if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
             refuse(
                 context: context, code: .idleTimeout,
-                reason: "no frame for \(options.idleTimeout.nanoseconds / 1_000_000_000) s")
+                reason: "no frame for \(Double(options.idleTimeout.nanoseconds) / 1e9) s")
         }
         context.fireUserInboundEventTriggered(event)
     }

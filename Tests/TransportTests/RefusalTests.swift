@@ -141,3 +141,22 @@ struct RefusalTests {
         try await expectRefusedThenHealthy(collector, pki: pki, reason: ["RecordBatch where Hello was expected"])
     }
 }
+
+@Suite("idle connections")
+struct IdleTests {
+    @Test("a connection silent for the idle timeout gets IDLE_TIMEOUT and is closed; others are unaffected")
+    func idleTimeout() async throws {
+        let pki = try PKI()
+        var options = CollectorOptions()
+        options.idleTimeout = .milliseconds(300)
+        let collector = try TestCollector(pki: pki, options: options)
+        defer { collector.stop() }
+        let tls = try MutualTLS.clientContext(pki.sensorFiles("edge-2"))
+        let started = Date()
+        let result = try await rawExchange(port: collector.port, tls: tls, bytes: try Frames.hello("edge-2"))
+        #expect(result.envelopes.first?.helloAck.protocolVersion == 1)
+        #expect(result.errorCode == .idleTimeout)
+        #expect(Date().timeIntervalSince(started) >= 0.3)
+        #expect(await collector.logs.waitFor(["sensor edge-2", "no frame for"]) != nil, "\(collector.logs.all)")
+    }
+}
