@@ -38,6 +38,8 @@ let package = Package(
     targets: [
         // libpcap from Debian's libpcap-dev; never vendored.
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
+        // geolocation: libmaxminddb from Debian's libmaxminddb-dev; never vendored
+        .systemLibrary(name: "CMaxMindDB", pkgConfig: "libmaxminddb", providers: [.apt(["libmaxminddb-dev"])]),
         // SQLite from Debian's libsqlite3-dev.
         .systemLibrary(name: "CSQLite3", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // capture: libpcap handle -> CapturedPacket (timestamp, lengths, link type, bytes)
@@ -121,10 +123,15 @@ let package = Package(
             dependencies: ["Collector", "Store", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
+        // geolocation and address scopes: MaxMind/DB-IP .mmdb files, Debian's tor-geoipdb ranges as the default
+        .target(name: "Geo", dependencies: ["CMaxMindDB", "Packets"], swiftSettings: strict),
+        // reports: tables, CSV, JSON for the query tool
+        .target(name: "Report", dependencies: ["Flows", "Packets", "Store"], swiftSettings: strict),
         .executableTarget(
             name: "wirewatch",
             dependencies: [
-                "Certs", "Store", "Flows", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Certs", "Store", "Flows", "Packets", "Report",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
@@ -149,6 +156,10 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Flows", "Packets"], swiftSettings: strict),
+        .testTarget(
+            name: "ReportTests", dependencies: ["Report", "Store", "Flows", "Packets", "Sensor", "TestSupport"],
+            swiftSettings: strict),
+        .testTarget(name: "GeoTests", dependencies: ["Geo", "Packets"], swiftSettings: strict),
         .testTarget(name: "SpoolTests", dependencies: ["Spool"], swiftSettings: strict),
         .testTarget(
             name: "CertsTests",
