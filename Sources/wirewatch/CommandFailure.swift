@@ -13,6 +13,9 @@ enum CommandFailure {
         case let error as CertsError:
             writeToStandardError("wirewatch \(command): error: \(error)")
             return error.isInputError ? .usage : .failure
+        case QueryError.badInput(let message):
+            writeToStandardError("wirewatch \(command): error: \(message)")
+            return .usage
         default:
             writeToStandardError("wirewatch \(command): error: \(error)")
             return .failure

@@ -1,0 +1,106 @@
+import ArgumentParser
+import Foundation
+import Packets
+import Report
+import Store
+
+/// The options every query shares: the database, the time window, filters, the output.
+struct QueryOptions: ParsableArguments {
+    @Option(name: .long, help: "The collector's SQLite database.")
+    var db: String
+
+    @Option(name: .long, help: "Only the last DURATION (30s, 15m, 2h, 7d, 1w).")
+    var since: String?
+
+    @Option(name: .long, help: "From this time (epoch seconds or ISO 8601, UTC unless a zone is given).")
+    var from: String?
+
+    @Option(name: .long, help: "Up to this time (exclusive).")
+    var to: String?
+
+    @Option(name: .long, help: "Only records from this sensor.")
+    var sensor: String?
+
+    @Option(name: .long, help: "Only records with this address as originator or responder.")
+    var host: String?
+
+    @Option(name: .long, help: "Only records with this responder port.")
+    var port: UInt16?
+
+    @Option(name: .long, help: "Most rows to print (default 100 for tables, all for json and csv).")
+    var limit: Int?
+
+    @Option(name: .long, help: "table, json or csv.")
+    var format: OutputFormat = .table
+
+    @Option(name: .long, help: "Write to this file instead of standard output.")
+    var output: String?
+
+    func validate() throws {
+        if since != nil && from != nil { throw ValidationError("--since and --from exclude each other") }
+        if let host, IPAddress(host) == nil { throw ValidationError("--host: '\(host)' is not an IP address") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        _ = try timeRange()
+    }
+
+    func timeRange() throws -> TimeRange {
+        do {
+            return try TimeRange.parse(since: since, from: from, to: to, now: Date().timeIntervalSince1970)
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
+    /// The limit a table gets when none is given; exports are complete unless limited.
+    var effectiveLimit: Int? { limit ?? (format == .table ? 100 : nil) }
+
+    func recordQuery(_ kinds: Set<RecordKind>) throws -> RecordQuery {
+        let range = try timeRange()
+        return RecordQuery(
+            kinds: kinds, sensor: sensor, from: range.from, to: range.to, host: host.flatMap { IPAddress($0) },
+            port: port, limit: effectiveLimit)
+    }
+
+    /// Opens the database read-only; a missing file is bad input (exit 2), not an empty result.
+    func openStore() throws -> SQLiteStore {
+        guard FileManager.default.fileExists(atPath: db) else {
+            throw QueryError.badInput("--db: \(db): no such file")
+        }
+        do {
+            return try SQLiteStore(path: db, readOnly: true)
+        } catch {
+            throw QueryError.badInput("\(error)")
+        }
+    }
+
+    var terminal: Terminal {
+        Terminal.standardOutput(toFile: output != nil, environment: ProcessInfo.processInfo.environment)
+    }
+
+    /// Writes the text to `--output` or standard output.
+    func emit(_ text: String) throws {
+        if let output {
+            do {
+                try Data(text.utf8).write(to: URL(fileURLWithPath: output))
+            } catch {
+                throw QueryError.badInput("--output: \(output): \(error.localizedDescription)")
+            }
+        } else {
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
+    }
+}
+
+/// A query that cannot run: bad input exits 2, anything else 1; the message names what is at fault.
+enum QueryError: Error, CustomStringConvertible {
+    case badInput(String)
+    case failed(String)
+
+    var description: String {
+        switch self {
+        case .badInput(let message), .failed(let message): return message
+        }
+    }
+}
+
+extension OutputFormat: ExpressibleByArgument {}
