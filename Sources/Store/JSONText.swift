@@ -1,7 +1,8 @@
 import Flows
 
-/// The compact JSON kept in list and map columns (`answers`, `ttls`, `alpn`, `per_protocol`, `weird`): exact both
-/// ways, readable by SQLite's `json_each`/`json_extract`. Object keys are written sorted.
+/// The compact JSON kept in list and map columns (`answers`, `ttls`, `alpn`, `per_protocol`, `weird`, and the alerts'
+/// `targets`, `ports`, `sensors` and `detail`): exact both ways, readable by SQLite's `json_each`/`json_extract`.
+/// Object keys are written sorted.
 ///
 /// Doubles are written in Swift's shortest round-trip form (`300.0`, `1e-05`), which parses back to the same value;
 /// the non-finite ones, which JSON cannot hold, as the strings `"inf"`, `"-inf"` and `"nan"`. Unsigned counters are
@@ -43,6 +44,31 @@ enum JSONText {
             appendString(key, to: &out)
             let c = perProtocol[key] ?? ProtocolCounters()
             out += ":{\"packets\":\(c.packets),\"bytes\":\(c.bytes),\"flows\":\(c.flows)}"
+        }
+        return out + "}"
+    }
+
+    /// `[22,80,443]`
+    static func encode(_ ports: [UInt16]) -> String {
+        "[" + ports.map { String($0) }.joined(separator: ",") + "]"
+    }
+
+    /// `{"filtered":3,"rate":0.5,"scope":"vertical","stealthy":false}`: an integer without a point, a double always
+    /// with one (or an exponent), so each comes back as what it was; a non-finite double as the string "inf", "-inf"
+    /// or "nan", which comes back as that string.
+    static func encode(_ detail: [String: AlertValue]) -> String {
+        var out = "{"
+        for (i, key) in detail.keys.sorted().enumerated() {
+            if i > 0 { out += "," }
+            appendString(key, to: &out)
+            out += ":"
+            switch detail[key] {
+            case .string(let s): appendString(s, to: &out)
+            case .int(let n): out += String(n)
+            case .double(let d): appendDouble(d, to: &out)
+            case .bool(let b): out += b ? "true" : "false"
+            case nil: out += "null"
+            }
         }
         return out + "}"
     }
@@ -109,6 +135,40 @@ enum JSONText {
                 }
             }
             out[key] = c
+        }
+        return out
+    }
+
+    static func ports(_ text: String) throws(DecodeFailure) -> [UInt16] {
+        guard case .array(let items) = try parse(text) else { throw DecodeFailure(reason: "not an array") }
+        var out: [UInt16] = []
+        out.reserveCapacity(items.count)
+        for item in items {
+            guard case .number(let digits) = item, let port = UInt16(digits) else {
+                throw DecodeFailure(reason: "not a port number")
+            }
+            out.append(port)
+        }
+        return out
+    }
+
+    static func detail(_ text: String) throws(DecodeFailure) -> [String: AlertValue] {
+        guard case .object(let members) = try parse(text) else { throw DecodeFailure(reason: "not an object") }
+        var out: [String: AlertValue] = [:]
+        for (key, value) in members {
+            switch value {
+            case .string(let s): out[key] = .string(s)
+            case .bool(let b): out[key] = .bool(b)
+            case .number(let digits):
+                if let n = Int64(digits) {
+                    out[key] = .int(n)
+                } else if let d = Double(digits) {
+                    out[key] = .double(d)
+                } else {
+                    throw DecodeFailure(reason: "bad number \(digits) in \(key)")
+                }
+            case .array, .object, .null: throw DecodeFailure(reason: "\(key) is not a string, number or boolean")
+            }
         }
         return out
     }

@@ -206,13 +206,15 @@ struct RecordInserts {
 }
 
 extension RecordInserts {
-    /// Writes one `record_blocks` row per kind that received records.
-    func writeBlocks(_ c: SQLiteConnection) throws(StoreError) {
+    /// Writes one `record_blocks` row per kind that received records; returns their `block_id`s.
+    @discardableResult
+    func writeBlocks(_ c: SQLiteConnection) throws(StoreError) -> [Int64] {
         let insert = try c.statement(
             """
             INSERT INTO record_blocks (kind, first_id, last_id, records, min_ts, max_ts, sensor, keys)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
             """)
+        var ids: [Int64] = []
         for (kind, block) in zip(RecordKind.allCases, blocks) where block.count > 0 {
             try insert.bind(1, kind.rawValue)
             try insert.bind(2, block.firstID)
@@ -229,7 +231,9 @@ extension RecordInserts {
                 try insert.bind(8, blob: filter.bytes)
             }
             try insert.run()
+            ids.append(c.lastInsertRowID)
         }
+        return ids
     }
 }
 

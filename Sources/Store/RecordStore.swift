@@ -12,8 +12,9 @@ public protocol RecordStore: AnyObject, Sendable {
     func openSession(_ session: SensorSession) throws(StoreError) -> UInt64
 
     /// Stores one batch exactly once, in one transaction: a sequence at or below the committed sequence of its
-    /// (sensor, boot id) writes nothing and returns `.duplicate`; otherwise every record is inserted and the committed
-    /// sequence becomes `batch.sequence` (a gap is allowed). On error nothing of the batch is written.
+    /// (sensor, boot id) writes nothing and returns `.duplicate`; otherwise every record is inserted, its increase of
+    /// the report rollups is added (exactly once as well), and the committed sequence becomes `batch.sequence` (a gap
+    /// is allowed). On error nothing of the batch is written.
     func commit(_ batch: StoredBatch) throws(StoreError) -> CommitOutcome
 
     /// Group commit: the batches in order, in ONE transaction (one sync to disk for all of them), each with the
@@ -32,6 +33,59 @@ public protocol RecordStore: AnyObject, Sendable {
 
     /// Every sensor that ever opened a session, by name.
     func sensors() throws(StoreError) -> [SensorRow]
+
+    // MARK: alerts
+
+    /// Stores an alert, replacing the stored alert with the same `id` (the episode grew); one transaction.
+    func upsertAlert(_ alert: AlertRecord) throws(StoreError)
+
+    /// Stores several alerts as `upsertAlert` does, in one transaction (one sync to disk); in order, so a later alert
+    /// with the same id wins.
+    func upsertAlerts(_ alerts: [AlertRecord]) throws(StoreError)
+
+    /// Stored alerts matching `query`, the newest `last_ts` first.
+    func alerts(_ query: AlertQuery) throws(StoreError) -> [AlertRecord]
+
+    // MARK: retention
+
+    /// Deletes every record with `ts < cut`, the rollup rows of the minutes before the one holding `cut`, the alerts
+    /// whose `last_ts < cut` and the progress of flows last seen before `cut`, in transactions of at most `batchRows`
+    /// rows each with a pause after each, so that a commit waits for at most one of them. Sensors and their latest
+    /// stats stay. Returns the records deleted.
+    func deleteOlderThan(_ cut: Double, batchRows: Int) throws(StoreError) -> Int
+
+    // MARK: reports (from rollups and series records, never from flow records)
+
+    /// Hosts by IP bytes sent plus received, the largest first (ties by host); honours sensor, host and proto.
+    func topTalkers(_ query: ReportQuery) throws(StoreError) -> [TopTalker]
+
+    /// Responder ports by flows, the most first (ties by proto, port); honours sensor and proto.
+    func ports(_ query: ReportQuery) throws(StoreError) -> [PortTotals]
+
+    /// Packets, bytes and flows per protocol from `series` records, the most bytes first; honours sensor.
+    func protocols(_ query: ReportQuery) throws(StoreError) -> [ProtocolTotals]
+
+    /// Totals per `bucket` seconds from `series` records, oldest first, buckets without records left out; honours
+    /// sensor.
+    func traffic(_ query: ReportQuery, bucket: Double) throws(StoreError) -> [TrafficBucket]
+
+    /// DNS requests by name, qtype and rcode; honours sensor.
+    func dnsSummary(_ query: ReportQuery) throws(StoreError) -> DNSSummary
+
+    /// HTTP transactions by method, status, host and user agent; honours sensor.
+    func httpSummary(_ query: ReportQuery) throws(StoreError) -> HTTPSummary
+
+    /// TLS handshakes by version and server name; honours sensor.
+    func tlsSummary(_ query: ReportQuery) throws(StoreError) -> TLSSummary
+
+    /// TCP connection states, retransmissions, flags and ports; honours sensor (and a proto of 6).
+    func tcpSummary(_ query: ReportQuery) throws(StoreError) -> TCPSummary
+
+    /// UDP ports and packet sizes; honours sensor (and a proto of 17).
+    func udpSummary(_ query: ReportQuery) throws(StoreError) -> UDPSummary
+
+    /// Every sensor that connected or sent a stats record, by name, with its latest stats.
+    func sensorHealth() throws(StoreError) -> [SensorHealth]
 
     /// Releases the connection; later calls throw `StoreError.Code.closed`. Calling it again does nothing.
     func close()

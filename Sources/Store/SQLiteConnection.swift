@@ -71,6 +71,12 @@ final class SQLiteConnection {
 
     var inTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
 
+    /// Rows the last INSERT, UPDATE or DELETE changed.
+    var changes: Int64 { sqlite3_changes64(handle) }
+
+    /// The rowid of the last row inserted.
+    var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
     /// Rolls back an open transaction, keeping the first error.
     func rollbackQuietly() {
         if inTransaction { sqlite3_exec(handle, "ROLLBACK", nil, nil, nil) }

@@ -1,12 +1,16 @@
 import CSQLite3
+import Dispatch
 import Flows
 import Foundation
 
 /// A `RecordStore` in one SQLite file, on the C API: WAL journal (readers never block the writer), synchronous FULL by
 /// default so a committed batch is on disk before the collector acks it, cached prepared statements and one
 /// transaction per batch. Record tables are found through a sparse per-batch index (see `Schema`), and a writer moves
-/// WAL checkpoints to a thread of their own (`Checkpointer`); measured on 2 cores, batches of 5,000 flows commit at
-/// about 500,000 records a second, FULL or NORMAL.
+/// WAL checkpoints to a thread of their own (`Checkpointer`). Reports read per-minute rollups kept exactly once by the
+/// commits (`Rollups`), written in each commit's transaction or, with a `rollupDelay`, in a later one
+/// (`SQLiteStore+Rollups.swift`). Measured on 2 cores, batches of 5,000 flows between 65,536 hosts, FULL: about
+/// 500,000 records a second without rollups (schema version 1), 190,000 with rollups in every commit, 350,000 with
+/// them deferred by a second.
 ///
 /// One connection, used under a lock: the collector commits from its ingest thread while reads may come from others.
 /// Other processes (the query tool) open their own `SQLiteStore`, read-only or not.
@@ -24,10 +28,35 @@ public final class SQLiteStore: RecordStore, @unchecked Sendable {
     public static var schemaVersion: Int { Int(Schema.version) }
 
     public let path: String
+    /// The schema version of the open file: `schemaVersion`, unless a test stopped migrating earlier.
+    let fileVersion: Int64
     private let lock = NSLock()
     private var connection: SQLiteConnection?
     private var checkpointer: Checkpointer?
     private let clock: @Sendable () -> Double
+    /// The writer's copy of `flow_progress` (see `Rollups`), used under `lock`.
+    let progress = FlowProgressCache()
+    /// How long rollup deltas may wait in memory before they are written; zero writes them in every commit.
+    public let rollupDelay: Duration
+    /// True when this store defers rollups: it asked to, and holds the rollup lock (see `SQLiteStore+Rollups.swift`).
+    public internal(set) var defersRollups = false
+    /// The open, locked `PATH-rollups.lock` while `defersRollups`.
+    var rollupLock: Int32 = -1
+    /// Sensor names of the rollup keys, shared by the transactions' and the pending rollups.
+    let names = SensorNames()
+    /// Rollup deltas of committed transactions not yet written, the blocks they come from (listed in
+    /// `rollup_pending`), and when the oldest of them was committed; used under `lock`.
+    var pending: Rollups?
+    var pendingBlocks: [Int64] = []
+    var pendingSince: ContinuousClock.Instant?
+    /// Emptied deltas kept for their storage (see `Rollups.removeAll`).
+    var spareRollups: Rollups?
+    /// A commit failed after pending deltas were taken into it: they must be rebuilt before the next commit.
+    var needsRollupRecovery = false
+    /// Told the rows each retention transaction deleted (tests).
+    var retentionStepObserver: ((Int64) -> Void)?
+    /// Writes pending rollups once they are due even when no commit comes.
+    var flushTimer: (any DispatchSourceTimer)?
 
     /// Opens the database at `path`, creating it (and migrating it to `schemaVersion`) unless `readOnly`.
     ///
@@ -36,18 +65,43 @@ public final class SQLiteStore: RecordStore, @unchecked Sendable {
     /// - Parameters:
     ///   - busyTimeout: how long to wait for another connection's lock before failing with `busy`.
     ///   - clock: wall-clock epoch seconds for `first_seen`, `last_seen` and `updated_at`.
-    public init(
+    ///   - rollupDelay: zero (the default) writes each commit's rollup deltas in that commit's transaction. More
+    ///     lets the deltas of many commits wait in memory and be written together, in a later commit's transaction,
+    ///     once the oldest has waited this long (or earlier, when they grow large, before a report, retention, or
+    ///     `close`); see "Deferred rollups" in `SQLiteStore+Rollups.swift`. Meant for the ingest writer (the
+    ///     collector): opening with a delay adds the rollups a crashed writer left unwritten, and only one store at a
+    ///     time defers (`defersRollups`); another asking for a delay meanwhile writes them in every commit.
+    public convenience init(
         path: String,
         synchronous: Durability = .full,
         readOnly: Bool = false,
         busyTimeout: Duration = .seconds(5),
-        clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }
+        clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
+        rollupDelay: Duration = .zero
+    ) throws(StoreError) {
+        try self.init(
+            path: path, synchronous: synchronous, readOnly: readOnly, busyTimeout: busyTimeout, clock: clock,
+            rollupDelay: rollupDelay, migratingTo: Schema.version)
+    }
+
+    /// Opens the database, migrating a writable file no further than `migratingTo` (tests make files of older
+    /// versions with it). A store left below version 2 writes no rollups and has no alerts or reports.
+    init(
+        path: String,
+        synchronous: Durability,
+        readOnly: Bool,
+        busyTimeout: Duration,
+        clock: @escaping @Sendable () -> Double,
+        rollupDelay: Duration = .zero,
+        migratingTo target: Int64
     ) throws(StoreError) {
         self.path = path
         self.clock = clock
+        self.rollupDelay = rollupDelay
         let flags =
             (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
         let c = try SQLiteConnection(path: path, flags: flags)
+        var opened: Int64 = 0
         do throws(StoreError) {
             let millis =
                 busyTimeout.components.seconds * 1000 + busyTimeout.components.attoseconds / 1_000_000_000_000_000
@@ -63,8 +117,9 @@ public final class SQLiteStore: RecordStore, @unchecked Sendable {
                 guard mode.lowercased() == "wal" else {
                     throw StoreError(.sqlite, path: path, detail: "cannot switch to WAL journal mode (got \(mode))")
                 }
-                try Self.migrate(c, from: version)
+                try Self.migrate(c, from: version, to: target)
             }
+            opened = try c.integer("PRAGMA user_version")
             try c.execute(
                 """
                 PRAGMA synchronous = \(synchronous == .full ? "FULL" : "NORMAL");
@@ -81,7 +136,18 @@ public final class SQLiteStore: RecordStore, @unchecked Sendable {
             c.close()
             throw error
         }
+        fileVersion = opened
         connection = c
+        if !readOnly && rollupDelay > .zero && opened >= 2 && takeRollupLock() {
+            defersRollups = true
+            do throws(StoreError) {
+                try withConnection { c throws(StoreError) in try addUnwrittenRollups(c) }
+            } catch {
+                shutDown(flush: false)
+                throw error
+            }
+            startFlushTimer()
+        }
     }
 
     deinit { shutDown() }
@@ -92,9 +158,19 @@ public final class SQLiteStore: RecordStore, @unchecked Sendable {
         shutDown()
     }
 
-    /// Stops the checkpoint thread, then closes the writer: the last connection to close copies the WAL back and
-    /// deletes it.
-    private func shutDown() {
+    /// Writes pending rollups (unless `flush` is false: a test's crash), stops the checkpoint thread, then closes the
+    /// writer: the last connection to close copies the WAL back and deletes it.
+    func shutDown(flush: Bool = true) {
+        flushTimer?.cancel()
+        flushTimer = nil
+        if flush, let connection {
+            // A failure leaves the blocks in `rollup_pending`, for the next writer with a delay to add.
+            try? writePendingRollups(connection)
+        }
+        pending = nil
+        pendingBlocks = []
+        pendingSince = nil
+        releaseRollupLock()
         if let checkpointer, let connection { checkpointer.detach(from: connection) }
         checkpointer?.stop()
         checkpointer = nil
@@ -140,9 +216,9 @@ public final class SQLiteStore: RecordStore, @unchecked Sendable {
         return version
     }
 
-    /// Applies each migration above `version` in its own transaction.
-    private static func migrate(_ c: SQLiteConnection, from version: Int64) throws(StoreError) {
-        for migration in Schema.migrations where migration.version > version {
+    /// Applies each migration above `version`, up to `target`, in its own transaction.
+    private static func migrate(_ c: SQLiteConnection, from version: Int64, to target: Int64) throws(StoreError) {
+        for migration in Schema.migrations where migration.version > version && migration.version <= target {
             try c.execute("BEGIN IMMEDIATE")
             do {
                 // Another process may have migrated while this one waited for the write lock.
@@ -151,6 +227,7 @@ public final class SQLiteStore: RecordStore, @unchecked Sendable {
                     continue
                 }
                 try c.execute(migration.sql)
+                try migration.fill?(c)
                 try c.execute(
                     """
                     PRAGMA application_id = \(Schema.applicationID);
@@ -170,7 +247,7 @@ public final class SQLiteStore: RecordStore, @unchecked Sendable {
     // MARK: access
 
     /// Runs `body` with the connection under the lock.
-    private func withConnection<T>(_ body: (SQLiteConnection) throws(StoreError) -> T) throws(StoreError) -> T {
+    func withConnection<T>(_ body: (SQLiteConnection) throws(StoreError) -> T) throws(StoreError) -> T {
         lock.lock()
         defer { lock.unlock() }
         guard let connection else { throw StoreError(.closed, path: path, detail: "the store is closed") }
@@ -178,7 +255,7 @@ public final class SQLiteStore: RecordStore, @unchecked Sendable {
     }
 
     /// Runs `body` inside a transaction; commits when it returns, rolls back when it throws.
-    private func transaction<T>(
+    func transaction<T>(
         _ c: SQLiteConnection, immediate: Bool, _ body: () throws(StoreError) -> T
     ) throws(StoreError) -> T {
         // IMMEDIATE takes the write lock up front, so a commit never fails half-way on a lock upgrade.
@@ -263,37 +340,53 @@ public final class SQLiteStore: RecordStore, @unchecked Sendable {
     // MARK: commit
 
     public func commit(_ batch: StoredBatch) throws(StoreError) -> CommitOutcome {
-        try checkBootID(batch.bootID)
-        let now = clock()
-        return try withConnection { c throws(StoreError) in
-            try transaction(c, immediate: true) { () throws(StoreError) in try apply(batch, c, now: now) }
+        let outcomes = try commit([batch])
+        guard let outcome = outcomes.first else {
+            throw StoreError(.sqlite, path: path, detail: "a commit of one batch returned no outcome (a bug in Store)")
         }
+        return outcome
     }
 
     public func commit(_ batches: [StoredBatch]) throws(StoreError) -> [CommitOutcome] {
         for batch in batches { try checkBootID(batch.bootID) }
         let now = clock()
         return try withConnection { c throws(StoreError) in
-            try transaction(c, immediate: true) { () throws(StoreError) in
-                var outcomes: [CommitOutcome] = []
-                outcomes.reserveCapacity(batches.count)
-                for batch in batches { outcomes.append(try apply(batch, c, now: now)) }
-                return outcomes
+            if fileVersion >= 2 { return try commitWithRollups(batches, now: now, c) }
+            return try transaction(c, immediate: true) { () throws(StoreError) in
+                var rollups: Rollups? = nil
+                var blocks: [Int64] = []
+                return try store(batches, now: now, c, rollups: &rollups, blocks: &blocks)
             }
         }
     }
 
-    /// One batch inside the caller's transaction: its records and its stream's committed sequence, or nothing.
-    private func apply(_ batch: StoredBatch, _ c: SQLiteConnection, now: Double) throws(StoreError) -> CommitOutcome {
+    /// Every batch of one transaction, inside it.
+    func store(
+        _ batches: [StoredBatch], now: Double, _ c: SQLiteConnection, rollups: inout Rollups?, blocks: inout [Int64]
+    ) throws(StoreError) -> [CommitOutcome] {
+        var outcomes: [CommitOutcome] = []
+        outcomes.reserveCapacity(batches.count)
+        for batch in batches {
+            outcomes.append(try apply(batch, c, now: now, rollups: &rollups, blocks: &blocks))
+        }
+        return outcomes
+    }
+
+    /// One batch inside the caller's transaction: its records, their rollup deltas and its stream's committed
+    /// sequence, or nothing.
+    private func apply(
+        _ batch: StoredBatch, _ c: SQLiteConnection, now: Double, rollups: inout Rollups?, blocks: inout [Int64]
+    ) throws(StoreError) -> CommitOutcome {
         let committed = try Self.readSequence(c, sensor: batch.sensor, bootID: batch.bootID)
         if batch.sequence <= committed { return .duplicate(committed: committed) }
         var inserts = try RecordInserts(c)
         var recordID = try c.integer(Self.maxRecordIDSQL) + 1
         for record in batch.records {
             try inserts.insert(record, recordID: recordID)
+            try rollups?.add(record, recordID: recordID, c)
             recordID += 1
         }
-        try inserts.writeBlocks(c)
+        blocks += try inserts.writeBlocks(c)
         let upsert = try c.statement(
             """
             INSERT INTO sensor_sequences (sensor, boot_id, committed_seq, updated_at) VALUES (?1, ?2, ?3, ?4)

@@ -23,6 +23,8 @@ enum Schema {
         var version: Int64
         var name: String
         var sql: String
+        /// Runs after `sql`, in the same transaction, for what SQL alone does not express (rebuilding rollups).
+        var fill: (@Sendable (SQLiteConnection) throws(StoreError) -> Void)? = nil
     }
 
     /// Marks the file as a Wirewatch store (`PRAGMA application_id`, bytes 68-71 of the header): "WWST".
@@ -43,7 +45,10 @@ enum Schema {
     static var version: Int64 { migrations.last?.version ?? 0 }
 
     static let migrations: [Migration] = [
-        Migration(version: 1, name: "records", sql: recordsV1)
+        Migration(version: 1, name: "records", sql: recordsV1),
+        Migration(
+            version: 2, name: "alerts, rollups and flow progress", sql: reportsV2,
+            fill: { c throws(StoreError) in try Rollups.rebuild(c) }),
     ]
 
     private static let endpoints = """
@@ -194,6 +199,148 @@ enum Schema {
             records_dropped INTEGER NOT NULL,
             spool_bytes INTEGER NOT NULL,
             weird TEXT NOT NULL,
+            final INTEGER NOT NULL CHECK (final IN (0, 1))
+        ) STRICT;
+        """
+
+    /// Version 2: what reports and detectors read without scanning records.
+    ///
+    /// - `alerts`: one row per alert id; storing an alert again replaces its row (an episode grows in place).
+    /// - `rollup_*`: per minute of packet time (`minute` = epoch seconds of its start) and per sensor (the record's
+    ///   `sensor` field), counters written in the transaction that stores the records they come from, so they are
+    ///   exactly-once as the records are. Text keys are never NULL (an unset value is ''), because they are part of the
+    ///   primary key. See `Rollups` for what each counts and the interim-record rule.
+    /// - `flow_progress`: the last counters of each flow whose latest stored record is interim, so the next record of
+    ///   that uid adds only its increase to the rollups.
+    /// - `rollup_pending`: the `record_blocks` whose records are stored but not yet in the rollups, when the writer
+    ///   defers rollups (`SQLiteStore`'s `rollupDelay`); the next writer to open with a delay adds them.
+    /// - `sensor_stats`: each sensor's latest `stats` record (by `ts`), for health reports.
+    private static let reportsV2 = """
+        CREATE TABLE alerts (
+            alert_id INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            ts REAL NOT NULL,
+            kind TEXT NOT NULL,
+            subtype TEXT NOT NULL,
+            severity TEXT NOT NULL CHECK (severity IN ('low', 'medium', 'high')),
+            src TEXT,
+            targets TEXT NOT NULL,
+            ports TEXT NOT NULL,
+            first_ts REAL NOT NULL,
+            last_ts REAL NOT NULL,
+            sensors TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            message TEXT NOT NULL,
+            detail TEXT NOT NULL
+        ) STRICT;
+        CREATE INDEX alerts_last_ts ON alerts (last_ts);
+        CREATE INDEX alerts_kind_last_ts ON alerts (kind, last_ts);
+        CREATE INDEX alerts_src_last_ts ON alerts (src, last_ts);
+        CREATE TABLE rollup_hosts (
+            minute INTEGER NOT NULL,
+            sensor TEXT NOT NULL,
+            host TEXT NOT NULL,
+            proto INTEGER NOT NULL,
+            orig_flows INTEGER NOT NULL,
+            resp_flows INTEGER NOT NULL,
+            sent_bytes INTEGER NOT NULL,
+            received_bytes INTEGER NOT NULL,
+            sent_pkts INTEGER NOT NULL,
+            received_pkts INTEGER NOT NULL,
+            PRIMARY KEY (minute, sensor, host, proto)
+        ) STRICT, WITHOUT ROWID;
+        CREATE TABLE rollup_ports (
+            minute INTEGER NOT NULL,
+            sensor TEXT NOT NULL,
+            proto INTEGER NOT NULL,
+            port INTEGER NOT NULL,
+            flows INTEGER NOT NULL,
+            pkts INTEGER NOT NULL,
+            bytes INTEGER NOT NULL,
+            PRIMARY KEY (minute, sensor, proto, port)
+        ) STRICT, WITHOUT ROWID;
+        CREATE TABLE rollup_conn_states (
+            minute INTEGER NOT NULL,
+            sensor TEXT NOT NULL,
+            proto INTEGER NOT NULL,
+            conn_state TEXT NOT NULL,
+            flows INTEGER NOT NULL,
+            retrans_pkts INTEGER NOT NULL,
+            PRIMARY KEY (minute, sensor, proto, conn_state)
+        ) STRICT, WITHOUT ROWID;
+        CREATE TABLE rollup_tcp_flags (
+            minute INTEGER NOT NULL,
+            sensor TEXT NOT NULL,
+            flag TEXT NOT NULL,
+            orig_flows INTEGER NOT NULL,
+            resp_flows INTEGER NOT NULL,
+            PRIMARY KEY (minute, sensor, flag)
+        ) STRICT, WITHOUT ROWID;
+        CREATE TABLE rollup_packet_sizes (
+            minute INTEGER NOT NULL,
+            sensor TEXT NOT NULL,
+            proto INTEGER NOT NULL,
+            bucket INTEGER NOT NULL,
+            flows INTEGER NOT NULL,
+            pkts INTEGER NOT NULL,
+            bytes INTEGER NOT NULL,
+            PRIMARY KEY (minute, sensor, proto, bucket)
+        ) STRICT, WITHOUT ROWID;
+        CREATE TABLE rollup_dns (
+            minute INTEGER NOT NULL,
+            sensor TEXT NOT NULL,
+            query TEXT NOT NULL,
+            qtype_name TEXT NOT NULL,
+            rcode_name TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (minute, sensor, query, qtype_name, rcode_name)
+        ) STRICT, WITHOUT ROWID;
+        CREATE TABLE rollup_http (
+            minute INTEGER NOT NULL,
+            sensor TEXT NOT NULL,
+            method TEXT NOT NULL,
+            status_code INTEGER NOT NULL,
+            host TEXT NOT NULL,
+            user_agent TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (minute, sensor, method, status_code, host, user_agent)
+        ) STRICT, WITHOUT ROWID;
+        CREATE TABLE rollup_tls (
+            minute INTEGER NOT NULL,
+            sensor TEXT NOT NULL,
+            version TEXT NOT NULL,
+            server_name TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (minute, sensor, version, server_name)
+        ) STRICT, WITHOUT ROWID;
+        CREATE TABLE flow_progress (
+            sensor TEXT NOT NULL,
+            uid TEXT NOT NULL,
+            end_ts REAL NOT NULL,
+            orig_pkts INTEGER NOT NULL,
+            resp_pkts INTEGER NOT NULL,
+            orig_ip_bytes INTEGER NOT NULL,
+            resp_ip_bytes INTEGER NOT NULL,
+            retrans_pkts INTEGER NOT NULL,
+            PRIMARY KEY (sensor, uid)
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX flow_progress_end_ts ON flow_progress (end_ts);
+        CREATE TABLE rollup_pending (
+            block_id INTEGER PRIMARY KEY
+        ) STRICT;
+        CREATE TABLE sensor_stats (
+            sensor TEXT PRIMARY KEY NOT NULL,
+            ts REAL NOT NULL,
+            record_id INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            packets_received INTEGER NOT NULL,
+            packets_dropped_kernel INTEGER,
+            packets_dropped_interface INTEGER,
+            bytes_received INTEGER NOT NULL,
+            decode_errors INTEGER NOT NULL,
+            flow_table_size INTEGER NOT NULL,
+            records_dropped INTEGER NOT NULL,
+            spool_bytes INTEGER NOT NULL,
             final INTEGER NOT NULL CHECK (final IN (0, 1))
         ) STRICT;
         """
