@@ -6,7 +6,7 @@
 
 /// How a query's rows are written.
 public enum OutputFormat: String, CaseIterable, Sendable {
-    case table, json, csv
+    case table, json, csv, html
 }
 
 /// Where output goes and whether it may be coloured: colour only on a terminal, never with `NO_COLOR` set
