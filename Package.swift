@@ -130,7 +130,7 @@ let package = Package(
         .executableTarget(
             name: "wirewatch",
             dependencies: [
-                "Certs", "Store", "Flows", "Packets", "Report",
+                "Certs", "Store", "Flows", "Packets", "Report", "Geo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Flows
 import Foundation
 import Packets
 import Report
@@ -27,6 +28,9 @@ struct QueryOptions: ParsableArguments {
     @Option(name: .long, help: "Only records with this responder port.")
     var port: UInt16?
 
+    @Option(name: .long, help: "Only this protocol: tcp, udp, icmp, icmpv6 or a number.")
+    var proto: String?
+
     @Option(name: .long, help: "Most rows to print (default 100 for tables, all for json and csv).")
     var limit: Int?
 
@@ -40,6 +44,9 @@ struct QueryOptions: ParsableArguments {
         if since != nil && from != nil { throw ValidationError("--since and --from exclude each other") }
         if let host, IPAddress(host) == nil { throw ValidationError("--host: '\(host)' is not an IP address") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if proto != nil && protoNumber == nil {
+            throw ValidationError("--proto: '\(proto ?? "")' is not tcp, udp, icmp, icmpv6 or a number 0-255")
+        }
         _ = try timeRange()
     }
 
@@ -56,9 +63,44 @@ struct QueryOptions: ParsableArguments {
 
     func recordQuery(_ kinds: Set<RecordKind>) throws -> RecordQuery {
         let range = try timeRange()
+        // The store filters everything but the protocol; with --proto the limit applies after filtering.
         return RecordQuery(
             kinds: kinds, sensor: sensor, from: range.from, to: range.to, host: host.flatMap { IPAddress($0) },
-            port: port, limit: effectiveLimit)
+            port: port, limit: protoNumber == nil ? effectiveLimit : nil)
+    }
+
+    /// The records of `--proto` (all when not given), at most `effectiveLimit`.
+    func protocolFiltered(_ records: [Record]) -> [Record] {
+        guard let wanted = protoNumber else { return records }
+        let kept = records.filter { record in
+            switch record {
+            case .flow(let r): return r.proto == wanted
+            case .dns(let r): return r.proto == wanted
+            case .http, .tls: return wanted == 6
+            default: return true
+            }
+        }
+        return effectiveLimit.map { Array(kept.prefix($0)) } ?? kept
+    }
+
+    /// The filters of a summary (rollup) query; `limit` defaults per command.
+    func reportQuery(defaultLimit: Int) throws -> ReportQuery {
+        let range = try timeRange()
+        return ReportQuery(
+            from: range.from, to: range.to, sensor: sensor, host: host.flatMap { IPAddress($0) }, proto: protoNumber,
+            limit: limit ?? defaultLimit)
+    }
+
+    /// `--proto tcp|udp|icmp|icmpv6|N`.
+    var protoNumber: UInt8? {
+        guard let proto else { return nil }
+        switch proto.lowercased() {
+        case "tcp": return 6
+        case "udp": return 17
+        case "icmp": return 1
+        case "icmpv6": return 58
+        default: return UInt8(proto)
+        }
     }
 
     /// Opens the database read-only; a missing file is bad input (exit 2), not an empty result.

@@ -15,8 +15,9 @@ extension RecordListCommand {
         do {
             let store = try query.openStore()
             defer { store.close() }
-            let records = try store.records(try query.recordQuery([Self.kind]))
+            let records = query.protocolFiltered(try store.records(try query.recordQuery([Self.kind])))
             switch query.format {
+            case .html: throw QueryError.badInput("--format html is for report; use table, json or csv")
             case .json: try query.emit(RecordTables.json(records))
             case .csv: try query.emit(Self.table(records).csv())
             case .table: try query.emit(Self.table(records).render(on: query.terminal))

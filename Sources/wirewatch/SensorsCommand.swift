@@ -14,6 +14,7 @@ struct SensorsCommand: ParsableCommand {
             defer { store.close() }
             let sensors = try store.sensors().filter { query.sensor == nil || $0.name == query.sensor }
             switch query.format {
+            case .html: throw QueryError.badInput("--format html is for report; use table, json or csv")
             case .json:
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -9,7 +9,8 @@ struct Wirewatch: ParsableCommand {
         commandName: "wirewatch",
         abstract: "Administer and query a Wirewatch deployment.",
         subcommands: [
-            FlowsCommand.self, DNSCommand.self, HTTPCommand.self, TLSCommand.self, SensorsCommand.self,
+            AlertsCommand.self, FlowsCommand.self, TopTalkersCommand.self, DNSCommand.self, HTTPCommand.self,
+            TLSCommand.self, ProtocolsCommand.self, SensorsCommand.self, ReportCommand.self, ChartCommand.self,
             CertsCommand.self,
         ]
     )

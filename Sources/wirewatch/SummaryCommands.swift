@@ -1,0 +1,225 @@
+import ArgumentParser
+import Flows
+import Foundation
+import Geo
+import Packets
+import Report
+import Store
+
+/// `wirewatch --db PATH top-talkers`: the hosts that moved the most bytes, from the per-minute rollups, with
+/// their location and organisation.
+struct TopTalkersCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "top-talkers", abstract: "The hosts that sent and received the most bytes.")
+    @OptionGroup var query: QueryOptions
+    @Option(name: .long, help: "MaxMind or DB-IP .mmdb file (City/Country and/or ASN; repeatable).")
+    var geoip: [String] = []
+
+    func run() throws {
+        do {
+            let store = try query.openStore()
+            defer { store.close() }
+            let talkers = try store.topTalkers(try query.reportQuery(defaultLimit: 10))
+            // Loading the default country ranges takes a moment: only when a public address needs them.
+            let anyPublic = talkers.contains {
+                IPAddress($0.host).map { AddressScope.scope(of: $0) == .public } ?? false
+            }
+            let locator = anyPublic || !geoip.isEmpty ? try GeoLocator.default(mmdbPaths: geoip) : GeoLocator()
+            let rows = talkers.map { TalkerRow(talker: $0, geo: IPAddress($0.host).map(locator.locate)) }
+            switch query.format {
+            case .html: throw QueryError.badInput("--format html is for report; use table, json or csv")
+            case .json: try query.emit(try JSONOutput.encode(rows.map(\.json)))
+            case .csv: try query.emit(TalkerRow.table(rows, human: false).csv())
+            case .table: try query.emit(TalkerRow.table(rows, human: true).render(on: query.terminal))
+            }
+        } catch let error as GeoError {
+            throw CommandFailure.exitCode(for: QueryError.badInput(error.description), command: "top-talkers")
+        } catch {
+            throw CommandFailure.exitCode(for: error, command: "top-talkers")
+        }
+    }
+}
+
+/// One top talker with what geolocation says about it.
+struct TalkerRow {
+    var talker: TopTalker
+    var geo: GeoInfo?
+
+    /// "172.217.14.206 (Google LLC)", the form a report's reader recognises.
+    var name: String {
+        guard let organization = geo?.organization else { return talker.host }
+        return "\(talker.host) (\(organization))"
+    }
+
+    var location: String {
+        guard let geo else { return "" }
+        if geo.scope != .public { return geo.scope.rawValue }
+        return [geo.countryCode, geo.city].compactMap { $0 }.joined(separator: ", ")
+    }
+
+    static func table(_ rows: [TalkerRow], human: Bool) -> Table {
+        func bytes(_ value: UInt64) -> String { human ? Units.bytes(value) : String(value) }
+        return Table(
+            columns: [
+                .init("host"), .init("location"), .init("organization"), .init("bytes", .right), .init("sent", .right),
+                .init("received", .right), .init("packets", .right), .init("flows", .right),
+            ],
+            rows: rows.map { row in
+                [
+                    row.talker.host, row.location, row.geo?.organization ?? "", bytes(row.talker.bytes),
+                    bytes(row.talker.sentBytes), bytes(row.talker.receivedBytes), String(row.talker.packets),
+                    String(row.talker.flows),
+                ]
+            })
+    }
+
+    var json: TalkerJSON {
+        TalkerJSON(
+            host: talker.host, bytes: talker.bytes, sent_bytes: talker.sentBytes, received_bytes: talker.receivedBytes,
+            packets: talker.packets, flows: talker.flows, scope: geo?.scope.rawValue, country: geo?.countryCode,
+            city: geo?.city, asn: geo?.asn, organization: geo?.organization)
+    }
+
+    struct TalkerJSON: Encodable {
+        var host: String
+        var bytes, sent_bytes, received_bytes, packets, flows: UInt64
+        var scope, country, city: String?
+        var asn: UInt32?
+        var organization: String?
+    }
+}
+
+/// `wirewatch --db PATH protocols`: packets, bytes and flows per protocol.
+struct ProtocolsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "protocols", abstract: "Packets, bytes and flows per protocol.")
+    @OptionGroup var query: QueryOptions
+
+    func run() throws {
+        do {
+            let store = try query.openStore()
+            defer { store.close() }
+            let totals = try store.protocols(try query.reportQuery(defaultLimit: 1000))
+            let allBytes = max(1, totals.map(\.bytes).reduce(0, +))
+            let table = Table(
+                columns: [
+                    .init("protocol"), .init("packets", .right), .init("bytes", .right), .init("flows", .right),
+                    .init("share of bytes", .right),
+                ],
+                rows: totals.map {
+                    [
+                        $0.proto, String($0.packets), query.format == .table ? Units.bytes($0.bytes) : String($0.bytes),
+                        String($0.flows), Units.percent(Double($0.bytes) / Double(allBytes)),
+                    ]
+                })
+            switch query.format {
+            case .html: throw QueryError.badInput("--format html is for report; use table, json or csv")
+            case .json: try query.emit(try JSONOutput.encode(totals))
+            case .csv: try query.emit(table.csv())
+            case .table: try query.emit(table.render(on: query.terminal))
+            }
+        } catch {
+            throw CommandFailure.exitCode(for: error, command: "protocols")
+        }
+    }
+}
+
+/// `wirewatch --db PATH alerts`: what the detectors found, newest last.
+struct AlertsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "alerts", abstract: "List alerts.")
+    @OptionGroup var query: QueryOptions
+    @Option(name: .long, help: "Only this kind (port-scan, traffic-spike, unusual-port, protocol-shift, ...).")
+    var kind: String?
+    @Option(name: .customLong("min-severity"), help: "low, medium or high.")
+    var minimumSeverity: String?
+
+    func validate() throws {
+        if let kind, AlertKind(rawValue: kind) == nil {
+            throw ValidationError(
+                "--kind: '\(kind)' is not one of \(AlertKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let minimumSeverity, AlertSeverity(rawValue: minimumSeverity) == nil {
+            throw ValidationError("--min-severity: '\(minimumSeverity)' is not low, medium or high")
+        }
+    }
+
+    func run() throws {
+        do {
+            let store = try query.openStore()
+            defer { store.close() }
+            let range = try query.timeRange()
+            let alerts = try store.alerts(
+                AlertQuery(
+                    from: range.from, to: range.to, kind: kind.flatMap(AlertKind.init(rawValue:)),
+                    minimumSeverity: minimumSeverity.flatMap(AlertSeverity.init(rawValue:)), host: query.host,
+                    sensor: query.sensor, limit: query.effectiveLimit))
+            let table = Table(
+                columns: [
+                    .init("last seen (UTC)"), .init("severity"), .init("kind"), .init("source"),
+                    .init("targets", .right),
+                    .init("ports"), .init("sensors"), .init("message"),
+                ],
+                rows: alerts.map {
+                    [
+                        TimeRange.format($0.lastTS, milliseconds: false), $0.severity.rawValue,
+                        "\($0.kind.rawValue)/\($0.subtype)", $0.src ?? "", String($0.targets.count),
+                        Units.ports($0.ports), $0.sensors.joined(separator: ","), $0.message,
+                    ]
+                })
+            switch query.format {
+            case .html: throw QueryError.badInput("--format html is for report; use table, json or csv")
+            case .json: try query.emit(JSONOutput.array(alerts.map(\.jsonLine)))
+            case .csv: try query.emit(table.csv())
+            case .table:
+                try query.emit(
+                    table.render(on: query.terminal) { row, column in
+                        guard column == 1 else { return nil }
+                        switch alerts[row].severity {
+                        case .high: return .red
+                        case .medium: return .yellow
+                        case .low: return .cyan
+                        }
+                    })
+            }
+        } catch {
+            throw CommandFailure.exitCode(for: error, command: "alerts")
+        }
+    }
+}
+
+/// JSON documents of the query tool: arrays of objects.
+enum JSONOutput {
+    static func encode(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"
+    }
+
+    /// An array of already-encoded JSON objects, one per line.
+    static func array(_ objects: [String]) -> String {
+        objects.isEmpty ? "[]\n" : "[\n" + objects.joined(separator: ",\n") + "\n]\n"
+    }
+}
+
+/// Human units for tables (exports keep raw numbers).
+enum Units {
+    static func bytes(_ value: UInt64) -> String {
+        let units = ["B", "kB", "MB", "GB", "TB", "PB"]
+        var amount = Double(value)
+        var unit = 0
+        while amount >= 1000 && unit < units.count - 1 {
+            amount /= 1000
+            unit += 1
+        }
+        return unit == 0 ? "\(value) B" : String(format: "%.1f %@", amount, units[unit])
+    }
+
+    static func percent(_ fraction: Double) -> String { String(format: "%.1f%%", fraction * 100) }
+
+    /// "22,80,443" or "1-1024 (1024 ports)" style summaries of a sorted port list.
+    static func ports(_ ports: [UInt16]) -> String {
+        if ports.count <= 6 { return ports.map(String.init).joined(separator: ",") }
+        let first = ports.prefix(4).map(String.init).joined(separator: ",")
+        return "\(first),… (\(ports.count) ports)"
+    }
+}
