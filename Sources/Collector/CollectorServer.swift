@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -20,6 +22,9 @@ public struct CollectorOptions: Sendable {
     public var allowList: Set<String>?
     /// Event-loop threads (TLS and protobuf decoding); the store has its own writer thread.
     public var threads = System.coreCount
+    /// Records, rollups and alerts older than this many seconds (packet time against the wall clock) are deleted
+    /// once a minute, in small transactions between the commits; nil keeps everything.
+    public var retention: Double?
 
     /// The smallest maximum frame the collector accepts: sensors seal batches below 1 MiB.
     public static let minimumFrameBytes = 1 << 20
@@ -61,6 +66,7 @@ public final class CollectorServer: Sendable {
     private let logger: Logger
     private let group: MultiThreadedEventLoopGroup
     private let listener = Mutex<(any Channel)?>(nil)
+    private let retentionTimer = Mutex<(any DispatchSourceTimer)?>(nil)
 
     public init(options: CollectorOptions, tls: NIOSSLContext, store: any RecordStore, logger: Logger) {
         self.options = options
@@ -95,7 +101,30 @@ public final class CollectorServer: Sendable {
         let channel = try bootstrap.bind(host: options.host, port: options.port).wait()
         listener.withLock { $0 = channel }
         guard let address = channel.localAddress else { throw ChannelError.unknownLocalAddress }
+        if let retention = options.retention { startRetention(keeping: retention) }
         return address
+    }
+
+    /// Once a minute (and once at start): deletes what is older than `seconds`. The store deletes in small
+    /// transactions and pauses between them, so commits keep going; this runs off the ingest thread.
+    private func startRetention(keeping seconds: Double) {
+        let store = ingest.store
+        let logger = logger
+        retentionTimer.withLock { slot in
+            let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "wirewatch.collector.retention"))
+            timer.schedule(deadline: .now(), repeating: .seconds(60))
+            timer.setEventHandler {
+                let cut = Date().timeIntervalSince1970 - seconds
+                do {
+                    let deleted = try store.deleteOlderThan(cut, batchRows: 5000)
+                    if deleted > 0 { logger.info("retention: deleted \(deleted) records older than \(Int(seconds)) s") }
+                } catch {
+                    logger.error("retention failed: \(error)")
+                }
+            }
+            timer.resume()
+            slot = timer
+        }
     }
 
     /// Stops accepting, closes every connection, waits for the batches already received to be committed.
@@ -105,6 +134,10 @@ public final class CollectorServer: Sendable {
             return channel
         }
         try? channel?.close().wait()
+        retentionTimer.withLock { timer in
+            timer?.cancel()
+            timer = nil
+        }
         // Batches already received are committed and acknowledged while the connections are still up; whatever
         // arrives after that is committed before the store closes, and the sensor replays it if the ack is lost.
         ingest.waitUntilIdle()

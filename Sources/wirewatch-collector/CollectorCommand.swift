@@ -57,6 +57,9 @@ struct CollectorCommand: ParsableCommand {
     @Option(name: .long, help: "Durability of each commit: 'full' (fsync before the ack) or 'normal'.")
     var durability: String = "full"
 
+    @Option(name: .long, help: "Delete what is older than this (30m, 12h, 7d, 4w); default: keep everything.")
+    var retention: String?
+
     @Option(name: .long, help: "Configuration file.")
     var config: String?
 
@@ -75,10 +78,22 @@ struct CollectorCommand: ParsableCommand {
         if durability != "full" && durability != "normal" {
             throw ValidationError("--durability must be 'full' or 'normal'")
         }
+        if let retention, Self.seconds(retention) == nil {
+            throw ValidationError("--retention: '\(retention)' is not a duration like 30m, 12h, 7d or 4w")
+        }
         if config != nil {
             throw ValidationError("--config: configuration files are not supported by this build yet; use options")
         }
         if !geoip.isEmpty { throw ValidationError("--geoip: geolocation is not available in this build yet") }
+    }
+
+    /// `90`, `30s`, `15m`, `12h`, `7d`, `4w` in seconds (at least one minute).
+    static func seconds(_ text: String) -> Double? {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800]
+        guard let last = text.last else { return nil }
+        let (number, unit) = units[last].map { (text.dropLast(), $0) } ?? (Substring(text), 1)
+        guard let value = Double(number), value.isFinite, value * unit >= 60 else { return nil }
+        return value * unit
     }
 
     func parseListen() -> (host: String, port: Int)? {
@@ -93,7 +108,10 @@ struct CollectorCommand: ParsableCommand {
     func run() throws {
         guard let (host, port) = parseListen() else { throw ExitCode(2) }
         let tls = try MutualTLS.serverContext(TLSFiles(caPath: tlsCA, certificatePath: tlsCert, keyPath: tlsKey))
-        let store = try SQLiteStore(path: db, synchronous: durability == "full" ? .full : .normal)
+        // Rollup deltas are written once a second for all the batches of that second (each key once), not in
+        // every batch's transaction: the same exactly-once rollups at about twice the ingest rate.
+        let store = try SQLiteStore(
+            path: db, synchronous: durability == "full" ? .full : .normal, rollupDelay: .seconds(1))
         var options = CollectorOptions()
         options.host = host
         options.port = port
@@ -101,6 +119,7 @@ struct CollectorCommand: ParsableCommand {
         options.window = window
         options.idleTimeout = .seconds(idleTimeout)
         options.allowList = allow.isEmpty ? nil : Set(allow)
+        options.retention = retention.flatMap(Self.seconds)
         var logger = Logger(label: "wirewatch-collector") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = .info
         let server = CollectorServer(options: options, tls: tls, store: store, logger: logger)
