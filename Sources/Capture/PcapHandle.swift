@@ -61,6 +61,9 @@ public final class PcapHandle: @unchecked Sendable {
     public let linkTypeValue: Int32
     /// The stdio buffer of an offline handle's file, freed after `pcap_close` has closed the file.
     private let fileBuffer: UnsafeMutableRawPointer?
+    /// Reads a plain pcap file's records in blocks until the first one it leaves to libpcap; nil once libpcap
+    /// reads (pcapng, a filter, another byte order, an unusual record, the end of the file) and for live handles.
+    private var blockReader: SavefileBlockReader?
 
     /// Bytes of stdio buffer for a capture file. libpcap reads a file with two `fread`s a packet (record header,
     /// then data) through stdio's default buffer of one block (4 KiB), so a 1 GB capture costs 250,000 `read` calls;
@@ -78,6 +81,7 @@ public final class PcapHandle: @unchecked Sendable {
     deinit {
         pcap_close(handle)
         fileBuffer?.deallocate()
+        blockReader?.deallocate()
     }
 
     /// Opens a pcap or pcapng file, timestamps in nanoseconds whatever the file's resolution.
@@ -109,7 +113,9 @@ public final class PcapHandle: @unchecked Sendable {
             }
             throw .unreadableFile(path: path, reason: reason)
         }
-        return PcapHandle(handle: opened, source: path, isLive: false, fileBuffer: buffer)
+        let handle = PcapHandle(handle: opened, source: path, isLive: false, fileBuffer: buffer)
+        handle.blockReader = SavefileBlockReader(descriptor: fileno(file), snapshot: pcap_snapshot(opened))
+        return handle
     }
 
     /// Opens a live interface. Errors distinguish a missing device from missing privileges.
@@ -144,6 +150,8 @@ public final class PcapHandle: @unchecked Sendable {
 
     /// Compiles and installs a BPF filter (tcpdump syntax).
     public func setFilter(_ expression: String) throws(CaptureError) {
+        // libpcap applies the filter as it reads, so it reads every record from the start.
+        try handOverToLibpcap()
         var program = bpf_program()
         if pcap_compile(handle, &program, expression, 1, PCAP_NETMASK_UNKNOWN) != 0 {
             throw .badFilter(expression: expression, reason: String(cString: pcap_geterr(handle)))
@@ -163,6 +171,13 @@ public final class PcapHandle: @unchecked Sendable {
     /// Reads one packet and hands it to `body`.
     @inline(__always)
     public func next(_ body: (CapturedPacket) -> Void) throws(CaptureError) -> ReadResult {
+        if blockReader != nil {
+            if let packet = blockReader?.next() {
+                body(packet)
+                return .packet
+            }
+            try handOverToLibpcap()
+        }
         var header: UnsafeMutablePointer<pcap_pkthdr>?
         var data: UnsafePointer<UInt8>?
         let status = pcap_next_ex(handle, &header, &data)
@@ -186,6 +201,16 @@ public final class PcapHandle: @unchecked Sendable {
                 return .truncatedFile(reason)
             }
             throw .readFailed(source: source, reason: reason)
+        }
+    }
+
+    /// Stops the block reader and positions libpcap's stream at the first record it did not deliver.
+    private func handOverToLibpcap() throws(CaptureError) {
+        guard let reader = blockReader else { return }
+        blockReader = nil
+        defer { reader.deallocate() }
+        guard let file = pcap_file(handle), fseeko(file, off_t(reader.nextRecordOffset), SEEK_SET) == 0 else {
+            throw .readFailed(source: source, reason: "cannot seek: \(String(cString: strerror(errno)))")
         }
     }
 
