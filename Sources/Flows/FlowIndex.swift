@@ -12,6 +12,12 @@ final class FlowIndex {
         var hash: UInt64
         /// nil: an empty slot.
         var flow: Unmanaged<Flow>?
+
+        static var empty: Slot {
+            Slot(
+                key: FlowKey(lowHigh: 0, lowLow: 0, highHigh: 0, highLow: 0, portsAndVlans: 0, protoAndFamily: 0),
+                hash: 0, flow: nil)
+        }
     }
 
     private var slots: UnsafeMutablePointer<Slot>
@@ -39,10 +45,7 @@ final class FlowIndex {
     private static func allocate(_ capacity: Int) -> UnsafeMutablePointer<Slot> {
         let raw = UnsafeMutableRawPointer.allocate(byteCount: capacity * MemoryLayout<Slot>.stride, alignment: 64)
         let slots = raw.bindMemory(to: Slot.self, capacity: capacity)
-        let empty = Slot(
-            key: FlowKey(lowHigh: 0, lowLow: 0, highHigh: 0, highLow: 0, portsAndVlans: 0, protoAndFamily: 0),
-            hash: 0, flow: nil)
-        slots.initialize(repeating: empty, count: capacity)
+        slots.initialize(repeating: Slot.empty, count: capacity)
         return slots
     }
 
@@ -93,6 +96,12 @@ final class FlowIndex {
             }
             hole = (hole + 1) & mask
         }
+    }
+
+    /// Empties the index (without releasing the flows, which the index does not own).
+    func removeAll() {
+        slots.update(repeating: Slot.empty, count: capacity)
+        count = 0
     }
 
     /// Calls `body` with every flow, in slot order.

@@ -554,6 +554,11 @@ public final class FlowTable {
             lastFlow = nil
             lastKey = nil
         }
+        emitFinal(flow, reason: reason)
+    }
+
+    /// Emits what a finished flow still holds (pending HTTP, TLS and DNS records), then its final flow record.
+    private func emitFinal(_ flow: Flow, reason: String) {
         if let app = flow.app {
             if var parser = app.http {
                 app.http = nil
@@ -583,8 +588,15 @@ public final class FlowTable {
     public func flushAll() {
         var remaining = flows.flows.map { handle in (start: handle._withUnsafeGuaranteedRef { $0.start }, flow: handle)
         }
+        // Every flow ends, so the index is emptied in one pass instead of a removal per flow.
+        flows.removeAll()
+        lastFlow = nil
+        lastKey = nil
         remaining.sort { $0.start < $1.start }
-        for entry in remaining { finish(entry.flow.takeUnretainedValue(), reason: "end") }
+        for entry in remaining {
+            emitFinal(entry.flow.takeUnretainedValue(), reason: "end")
+            entry.flow.release()  // the table's reference
+        }
         if let record = series.flush() { emit(.series(record)) }
     }
 }
