@@ -34,12 +34,13 @@ public final class FlowTable {
         self.emit = emit
         self.uids = UIDGenerator(seed: config.uidSeed)
         self.series = SeriesAccumulator(interval: config.seriesInterval, sensor: config.sensor)
-        // Room for a busy link's flows up front: growing the index rehashes every flow. With a fixed uid seed the
+        // The index starts at 4,096 flows (512 KiB) and doubles as needed: starting at 32,768 made every run, even
+        // of one packet, write 4 MiB of empty slots (2 ms), and made each sweep scan them. With a fixed uid seed the
         // index's order, and so the output, repeats from run to run; otherwise its hash is seeded at random, like a
         // Dictionary's, so crafted addresses cannot make probes long.
         var random = SystemRandomNumberGenerator()
         let seed = config.uidSeed.map { FlowKey.mix($0 ^ 0x5EED_F10E_1DE8_0000) } ?? random.next()
-        self.flows = FlowIndex(minimumCapacity: min(config.maxFlows, 1 << 15), seed: seed)
+        self.flows = FlowIndex(minimumCapacity: min(config.maxFlows, 1 << 12), seed: seed)
         var bits = [UInt64](repeating: 0, count: 1024)
         for port in config.dnsPorts { bits[Int(port >> 6)] |= 1 << UInt64(port & 63) }
         self.dnsPortBits = bits
