@@ -1,4 +1,5 @@
 import CPcap
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -64,6 +65,8 @@ public final class PcapHandle: @unchecked Sendable {
     /// Reads a plain pcap file's records in blocks until the first one it leaves to libpcap; nil once libpcap
     /// reads (pcapng, a filter, another byte order, an unusual record, the end of the file) and for live handles.
     private var blockReader: SavefileBlockReader?
+    /// Set by `breakLoop()`: the block reader then hands over to libpcap, which ends the read as it always did.
+    private let breakRequested = Atomic<Bool>(false)
 
     /// Bytes of stdio buffer for a capture file. libpcap reads a file with two `fread`s a packet (record header,
     /// then data) through stdio's default buffer of one block (4 KiB), so a 1 GB capture costs 250,000 `read` calls;
@@ -172,7 +175,7 @@ public final class PcapHandle: @unchecked Sendable {
     @inline(__always)
     public func next(_ body: (CapturedPacket) -> Void) throws(CaptureError) -> ReadResult {
         if blockReader != nil {
-            if let packet = blockReader?.next() {
+            if !breakRequested.load(ordering: .relaxed), let packet = blockReader?.next() {
                 body(packet)
                 return .packet
             }
@@ -236,7 +239,10 @@ public final class PcapHandle: @unchecked Sendable {
     }
 
     /// Makes a blocked `next` return `.interrupted`; safe to call from another thread or a signal handler.
-    public func breakLoop() { pcap_breakloop(handle) }
+    public func breakLoop() {
+        breakRequested.store(true, ordering: .relaxed)
+        pcap_breakloop(handle)
+    }
 
     /// Kernel and interface drop counters of a live capture; nil for files.
     public func counters() -> CaptureCounters? {

@@ -88,6 +88,16 @@ struct SavefileBlockReaderTests {
         #expect(blocks.end == libpcap.end)
     }
 
+    @Test("breakLoop ends a file read early, as libpcap's own reads do")
+    func breakLoop() throws {
+        let handle = try PcapHandle.openOffline(path: Fixtures.path("http.pcap"))
+        var packets = 0
+        #expect(try handle.next { _ in packets += 1 } == .packet)
+        handle.breakLoop()
+        #expect(try handle.next { _ in packets += 1 } == .endOfFile)
+        #expect(packets == 1)
+    }
+
     @Test("records across block boundaries, one longer than the snapshot length, and a cut last record")
     func unusualRecords() throws {
         var writer = PcapWriter(snaplen: 1600)
