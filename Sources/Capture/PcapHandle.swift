@@ -1,5 +1,4 @@
 import CPcap
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -62,11 +61,6 @@ public final class PcapHandle: @unchecked Sendable {
     public let linkTypeValue: Int32
     /// The stdio buffer of an offline handle's file, freed after `pcap_close` has closed the file.
     private let fileBuffer: UnsafeMutableRawPointer?
-    /// Reads a plain pcap file's records in blocks until the first one it leaves to libpcap; nil once libpcap
-    /// reads (pcapng, a filter, another byte order, an unusual record, the end of the file) and for live handles.
-    private var blockReader: SavefileBlockReader?
-    /// Set by `breakLoop()`: the block reader then hands over to libpcap, which ends the read as it always did.
-    private let breakRequested = Atomic<Bool>(false)
 
     /// Bytes of stdio buffer for a capture file. libpcap reads a file with two `fread`s a packet (record header,
     /// then data) through stdio's default buffer of one block (4 KiB), so a 1 GB capture costs 250,000 `read` calls;
@@ -84,7 +78,6 @@ public final class PcapHandle: @unchecked Sendable {
     deinit {
         pcap_close(handle)
         fileBuffer?.deallocate()
-        blockReader?.deallocate()
     }
 
     /// Opens a pcap or pcapng file, timestamps in nanoseconds whatever the file's resolution.
@@ -116,9 +109,7 @@ public final class PcapHandle: @unchecked Sendable {
             }
             throw .unreadableFile(path: path, reason: reason)
         }
-        let handle = PcapHandle(handle: opened, source: path, isLive: false, fileBuffer: buffer)
-        handle.blockReader = SavefileBlockReader(descriptor: fileno(file), snapshot: pcap_snapshot(opened))
-        return handle
+        return PcapHandle(handle: opened, source: path, isLive: false, fileBuffer: buffer)
     }
 
     /// Opens a live interface. Errors distinguish a missing device from missing privileges.
@@ -153,8 +144,6 @@ public final class PcapHandle: @unchecked Sendable {
 
     /// Compiles and installs a BPF filter (tcpdump syntax).
     public func setFilter(_ expression: String) throws(CaptureError) {
-        // libpcap applies the filter as it reads, so it reads every record from the start.
-        try handOverToLibpcap()
         var program = bpf_program()
         if pcap_compile(handle, &program, expression, 1, PCAP_NETMASK_UNKNOWN) != 0 {
             throw .badFilter(expression: expression, reason: String(cString: pcap_geterr(handle)))
@@ -174,13 +163,6 @@ public final class PcapHandle: @unchecked Sendable {
     /// Reads one packet and hands it to `body`.
     @inline(__always)
     public func next(_ body: (CapturedPacket) -> Void) throws(CaptureError) -> ReadResult {
-        if blockReader != nil {
-            if !breakRequested.load(ordering: .relaxed), let packet = blockReader?.next() {
-                body(packet)
-                return .packet
-            }
-            try handOverToLibpcap()
-        }
         var header: UnsafeMutablePointer<pcap_pkthdr>?
         var data: UnsafePointer<UInt8>?
         let status = pcap_next_ex(handle, &header, &data)
@@ -207,16 +189,6 @@ public final class PcapHandle: @unchecked Sendable {
         }
     }
 
-    /// Stops the block reader and positions libpcap's stream at the first record it did not deliver.
-    private func handOverToLibpcap() throws(CaptureError) {
-        guard let reader = blockReader else { return }
-        blockReader = nil
-        defer { reader.deallocate() }
-        guard let file = pcap_file(handle), fseeko(file, off_t(reader.nextRecordOffset), SEEK_SET) == 0 else {
-            throw .readFailed(source: source, reason: "cannot seek: \(String(cString: strerror(errno)))")
-        }
-    }
-
     /// Switches a live handle to non-blocking reads: `next` returns `.timeout` at once when no packet is ready,
     /// and `waitForPackets` sleeps until one is (libpcap's TPACKET_V3 reader otherwise polls without a timeout on an
     /// idle link, so neither timers nor a stop request would run).
@@ -239,10 +211,7 @@ public final class PcapHandle: @unchecked Sendable {
     }
 
     /// Makes a blocked `next` return `.interrupted`; safe to call from another thread or a signal handler.
-    public func breakLoop() {
-        breakRequested.store(true, ordering: .relaxed)
-        pcap_breakloop(handle)
-    }
+    public func breakLoop() { pcap_breakloop(handle) }
 
     /// Kernel and interface drop counters of a live capture; nil for files.
     public func counters() -> CaptureCounters? {
