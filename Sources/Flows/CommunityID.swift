@@ -76,7 +76,7 @@ public enum CommunityID {
             }
             return Insecure.SHA1.hash(data: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<count]))
         }
-        return "1:" + Base64.encode(Array(digest))
+        return digest.withUnsafeBytes { Base64.encode($0, prefix: "1:") }
     }
 }
 
@@ -85,10 +85,19 @@ public enum Base64 {
     static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
     public static func encode(_ bytes: [UInt8]) -> String {
-        let length = (bytes.count + 2) / 3 * 4
+        bytes.withUnsafeBytes { encode($0) }
+    }
+
+    /// `prefix` followed by the encoding of `bytes`, built in place (no intermediate array or string).
+    public static func encode(_ bytes: UnsafeRawBufferPointer, prefix: StaticString = "") -> String {
+        let length = prefix.utf8CodeUnitCount + (bytes.count + 2) / 3 * 4
         let padding = UInt8(ascii: "=")
         return String(unsafeUninitializedCapacity: length) { out in
             var o = 0
+            for byte in UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount) {
+                out[o] = byte
+                o += 1
+            }
             var i = 0
             while i + 3 <= bytes.count {
                 let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])

@@ -7,7 +7,7 @@ public final class FlowTable {
     private let emit: (Record) -> Void
     /// The flows, each retained once by hand: the per-packet path borrows them without reference counting
     /// (`_withUnsafeGuaranteedRef`), which was a fifth of its time. `finish` releases; `deinit` releases the rest.
-    private var flows: [FlowKey: Unmanaged<Flow>] = [:]
+    private let flows: FlowIndex
     private var uids: UIDGenerator
     /// The latest packet time seen.
     public private(set) var now: Double = 0
@@ -26,7 +26,7 @@ public final class FlowTable {
     public var count: Int { flows.count }
 
     deinit {
-        for handle in flows.values { handle.release() }
+        flows.forEach { $0.release() }
     }
 
     public init(config: FlowConfig, emit: @escaping (Record) -> Void) {
@@ -34,8 +34,13 @@ public final class FlowTable {
         self.emit = emit
         self.uids = UIDGenerator(seed: config.uidSeed)
         self.series = SeriesAccumulator(interval: config.seriesInterval, sensor: config.sensor)
-        // Room for a busy link's flows up front: growing a large dictionary rehashes every flow.
-        flows.reserveCapacity(min(config.maxFlows, 1 << 16))
+        // The index starts at 4,096 flows (512 KiB) and doubles as needed: starting at 32,768 made every run, even
+        // of one packet, write 4 MiB of empty slots (2 ms), and made each sweep scan them. With a fixed uid seed the
+        // index's order, and so the output, repeats from run to run; otherwise its hash is seeded at random, like a
+        // Dictionary's, so crafted addresses cannot make probes long.
+        var random = SystemRandomNumberGenerator()
+        let seed = config.uidSeed.map { FlowKey.mix($0 ^ 0x5EED_F10E_1DE8_0000) } ?? random.next()
+        self.flows = FlowIndex(minimumCapacity: min(config.maxFlows, 1 << 12), seed: seed)
         var bits = [UInt64](repeating: 0, count: 1024)
         for port in config.dnsPorts { bits[Int(port >> 6)] |= 1 << UInt64(port & 63) }
         self.dnsPortBits = bits
@@ -92,7 +97,7 @@ public final class FlowTable {
         if lastKey == key, let cached = lastFlow {
             found = cached
         } else {
-            found = flows[key]
+            found = flows.find(key)
         }
         if let existing = found, case .tcp(let tcp) = packet.transport, tcp.flags.contains(.syn),
             !tcp.flags.contains(.ack), existing._withUnsafeGuaranteedRef({ $0.closing })
@@ -185,7 +190,7 @@ public final class FlowTable {
             innerVlan: packet.innerVlan, communityID: communityID, start: ts)
         if flipped { flow.history.append(UInt8(ascii: "^")) }
         let handle = Unmanaged.passRetained(flow)
-        flows[key] = handle
+        flows.insert(key, handle)
         flowsCreated += 1
         series.newFlow(proto: key.proto)
         return handle
@@ -490,7 +495,7 @@ public final class FlowTable {
             source: embedded.source, sourcePort: embedded.sourcePort ?? 0, destination: embedded.destination,
             destinationPort: embedded.destinationPort ?? 0, proto: embedded.proto, vlan: packet.vlan,
             innerVlan: packet.innerVlan)
-        guard let flow = flows[key]?.takeUnretainedValue() else { return }
+        guard let flow = flows.find(key)?.takeUnretainedValue() else { return }
         flow.icmpType = icmp.type
         flow.icmpCode = icmp.code
     }
@@ -517,9 +522,9 @@ public final class FlowTable {
     }
 
     private func sweep(now: Double) {
-        // Expired flows are emitted in start order, so output does not depend on the dictionary's order.
+        // Expired flows are emitted in start order, so output does not depend on the index's order.
         var expired: [(start: Double, flow: Unmanaged<Flow>)] = []
-        for handle in flows.values {
+        flows.forEach { handle in
             handle._withUnsafeGuaranteedRef { flow in
                 if now - flow.last >= idleTimeout(flow) {
                     expired.append((flow.start, handle))
@@ -545,11 +550,16 @@ public final class FlowTable {
 
     private func finish(_ flow: Flow, reason: String) {
         // The caller holds its own reference to `flow`, so releasing the table's one here is safe.
-        flows.removeValue(forKey: flow.key)?.release()
+        flows.remove(flow.key)?.release()
         if let last = lastFlow, last.toOpaque() == Unmanaged.passUnretained(flow).toOpaque() {
             lastFlow = nil
             lastKey = nil
         }
+        emitFinal(flow, reason: reason)
+    }
+
+    /// Emits what a finished flow still holds (pending HTTP, TLS and DNS records), then its final flow record.
+    private func emitFinal(_ flow: Flow, reason: String) {
         if let app = flow.app {
             if var parser = app.http {
                 app.http = nil
@@ -568,7 +578,7 @@ public final class FlowTable {
     /// Evicts the longest-idle hundredth of the table (at least one flow), emitting each as a final record.
     private func evictIdlest() {
         let victims = max(1, flows.count / 100)
-        let ordered = flows.values.map { $0.takeUnretainedValue() }.sorted { $0.last < $1.last }.prefix(victims)
+        let ordered = flows.flows.map { $0.takeUnretainedValue() }.sorted { $0.last < $1.last }.prefix(victims)
         for flow in ordered {
             flowsEvicted += 1
             finish(flow, reason: "evicted")
@@ -577,10 +587,17 @@ public final class FlowTable {
 
     /// Ends every flow (end of capture, shutdown) and the current series interval.
     public func flushAll() {
-        var remaining = flows.values.map { handle in (start: handle._withUnsafeGuaranteedRef { $0.start }, flow: handle)
+        var remaining = flows.flows.map { handle in (start: handle._withUnsafeGuaranteedRef { $0.start }, flow: handle)
         }
+        // Every flow ends, so the index is emptied in one pass instead of a removal per flow.
+        flows.removeAll()
+        lastFlow = nil
+        lastKey = nil
         remaining.sort { $0.start < $1.start }
-        for entry in remaining { finish(entry.flow.takeUnretainedValue(), reason: "end") }
+        for entry in remaining {
+            emitFinal(entry.flow.takeUnretainedValue(), reason: "end")
+            entry.flow.release()  // the table's reference
+        }
         if let record = series.flush() { emit(.series(record)) }
     }
 }

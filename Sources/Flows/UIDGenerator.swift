@@ -17,20 +17,22 @@ struct UIDGenerator {
         return z ^ (z >> 31)
     }
 
-    /// 17 base62 digits from two 64-bit words (division by a constant compiles to a multiply).
+    /// 17 base62 digits from two 64-bit words (division by a constant compiles to a multiply), written straight
+    /// into the string's storage.
     mutating func next() -> String {
         var first = nextWord()
         var second = nextWord()
-        var digits = [UInt8](repeating: 0, count: 18)
-        digits[0] = UInt8(ascii: "C")
-        for index in 1...9 {
-            digits[index] = Self.alphabet[Int(first % 62)]
-            first /= 62
+        return String(unsafeUninitializedCapacity: 18) { digits in
+            digits[0] = UInt8(ascii: "C")
+            for index in 1...9 {
+                digits[index] = Self.alphabet[Int(first % 62)]
+                first /= 62
+            }
+            for index in 10...17 {
+                digits[index] = Self.alphabet[Int(second % 62)]
+                second /= 62
+            }
+            return 18
         }
-        for index in 10...17 {
-            digits[index] = Self.alphabet[Int(second % 62)]
-            second /= 62
-        }
-        return String(decoding: digits, as: UTF8.self)
     }
 }

@@ -105,15 +105,20 @@ public enum PacketDecoder {
         case .nonIP:
             return nil
         case .ip(let offset, let vlan, let inner):
-            var packet = try decodeIP(bytes, at: offset)
-            packet.vlan = vlan
-            packet.innerVlan = inner
-            return packet
+            // The tags go in as arguments: setting them on the returned packet copied all 200 bytes of it.
+            return try decodeIP(bytes, at: offset, vlan: vlan, innerVlan: inner)
         }
     }
 
     /// Decodes an IP packet that starts at `offset` in `bytes`, and its transport header.
     public static func decodeIP(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(DecodeError) -> DecodedPacket {
+        try decodeIP(bytes, at: offset, vlan: nil, innerVlan: nil)
+    }
+
+    /// `decodeIP(_:at:)` for a packet that carried the VLAN tags `vlan` and `innerVlan`.
+    public static func decodeIP(
+        _ bytes: UnsafeRawBufferPointer, at offset: Int, vlan: UInt16?, innerVlan: UInt16?
+    ) throws(DecodeError) -> DecodedPacket {
         let first = try Cursor(bytes, layer: .ipv4, offset: offset).peekU8()
         let ip: IPHeader
         switch first >> 4 {
@@ -130,7 +135,7 @@ public enum PacketDecoder {
         }
         let datagram = UnsafeRawBufferPointer(rebasing: bytes[0..<capturedEnd])
         var packet = DecodedPacket(
-            vlan: nil, innerVlan: nil, ip: ip, ipOffset: offset, transport: .other,
+            vlan: vlan, innerVlan: innerVlan, ip: ip, ipOffset: offset, transport: .other,
             payloadOffset: transportStart, payloadLength: capturedEnd - transportStart,
             declaredPayloadLength: declaredEnd - transportStart
         )

@@ -1,0 +1,41 @@
+import Packets
+import Testing
+
+@testable import Flows
+
+@Suite("flow index")
+struct FlowIndexTests {
+    private func flow(_ number: Int) -> Flow {
+        let (key, _) = FlowKey.make(
+            source: .v4(0x0A00_0000 | UInt32(number)), sourcePort: UInt16(truncatingIfNeeded: 1024 + number),
+            destination: .v4(0x0A00_0001), destinationPort: 80, proto: IPProtocol.tcp, vlan: nil, innerVlan: nil)
+        return Flow(
+            key: key, uid: "C\(number)", origAddress: key.lowAddress, origPort: key.lowPort,
+            respAddress: key.highAddress, respPort: key.highPort, origIsLow: true, vlan: nil, innerVlan: nil,
+            communityID: "", start: Double(number))
+    }
+
+    @Test("finds every flow through growth and removals (backward shifts) in any order", arguments: [1, 2, 3])
+    func insertFindRemove(seed: UInt64) {
+        let index = FlowIndex(minimumCapacity: 4, seed: seed)
+        let flows = (0..<3000).map(flow)
+        for flow in flows { index.insert(flow.key, Unmanaged.passUnretained(flow)) }
+        #expect(index.count == 3000)
+        var generator = SystemRandomNumberGenerator()
+        let removed = Set((0..<3000).shuffled(using: &generator).prefix(1700))
+        for number in removed.shuffled(using: &generator) {
+            #expect(index.remove(flows[number].key)?.takeUnretainedValue() === flows[number])
+        }
+        #expect(index.count == 1300)
+        for (number, flow) in flows.enumerated() {
+            let found = index.find(flow.key)?.takeUnretainedValue()
+            #expect(removed.contains(number) ? found == nil : found === flow)
+        }
+        #expect(index.remove(flows[removed.first ?? 0].key) == nil)
+        var seen = 0
+        index.forEach { _ in seen += 1 }
+        #expect(seen == 1300 && index.flows.count == 1300)
+        index.removeAll()
+        #expect(index.count == 0 && index.find(flows[0].key) == nil)
+    }
+}
