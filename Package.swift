@@ -120,7 +120,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "wirewatch-collector",
-            dependencies: ["Collector", "Store", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "Collector", "Store", "Wire", "Report",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         // geolocation and address scopes: MaxMind/DB-IP .mmdb files, Debian's tor-geoipdb ranges as the default

@@ -3,6 +3,7 @@ import Collector
 import Dispatch
 import Logging
 import NIOCore
+import Report
 import Store
 import Wire
 
@@ -87,13 +88,9 @@ struct CollectorCommand: ParsableCommand {
         if !geoip.isEmpty { throw ValidationError("--geoip: geolocation is not available in this build yet") }
     }
 
-    /// `90`, `30s`, `15m`, `12h`, `7d`, `4w` in seconds (at least one minute).
+    /// A `--retention` duration in seconds (at least one minute).
     static func seconds(_ text: String) -> Double? {
-        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800]
-        guard let last = text.last else { return nil }
-        let (number, unit) = units[last].map { (text.dropLast(), $0) } ?? (Substring(text), 1)
-        guard let value = Double(number), value.isFinite, value * unit >= 60 else { return nil }
-        return value * unit
+        TimeRange.duration(text).flatMap { $0 >= 60 ? $0 : nil }
     }
 
     func parseListen() -> (host: String, port: Int)? {
