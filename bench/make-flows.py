@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""make-flows.py OUT.pcap N: a capture of N one-packet UDP flows (load for the transport benchmark).
+"""make-flows.py OUT.pcap N [HOSTS]: a capture of N one-packet UDP flows (load for the transport benchmark).
 
-Each flow is one Ethernet/IPv4/UDP packet from 127.1.X.Y:PORT to 127.0.0.1:9000 (loopback addresses, written to
-a file; nothing is sent), 10 microseconds apart, so the sensor emits N flow records at end of capture.
-Deterministic: the same N gives the same bytes.
+Each flow is one Ethernet/IPv4/UDP packet from one of HOSTS client addresses 127.X.Y.Z (default: every flow from
+its own address) to 127.0.0.1:9000, source ports chosen so every 5-tuple differs (loopback addresses, written to
+a file; nothing is sent), 10 microseconds apart. Deterministic: the same arguments give the same bytes.
 """
 import struct
 import sys
@@ -18,13 +18,15 @@ def checksum(header: bytes) -> int:
 
 def main() -> None:
     out, count = sys.argv[1], int(sys.argv[2])
+    hosts = int(sys.argv[3]) if len(sys.argv) > 3 else count
     payload = b"wirewatch-bench!" * 2
     with open(out, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
         start = 1_700_000_000_000_000
         for i in range(count):
-            src = bytes([127, 1 + (i >> 16) % 250, (i >> 8) & 0xFF, i & 0xFF])
-            sport = 1024 + (i * 7919) % 60000
+            h = i % hosts
+            src = bytes([127, 1 + (h >> 16) % 250, (h >> 8) & 0xFF, h & 0xFF])
+            sport = 1024 + ((i // hosts) * 7919 + h) % 60000
             udp = struct.pack("!HHHH", sport, 9000, 8 + len(payload), 0) + payload
             ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i & 0xFFFF, 0, 64, 17, 0, src, bytes([127, 0, 0, 1]))
             ip = ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]
