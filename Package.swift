@@ -121,7 +121,7 @@ let package = Package(
         .executableTarget(
             name: "wirewatch-collector",
             dependencies: [
-                "Collector", "Store", "Wire", "Report",
+                "Collector", "Store", "Wire", "Report", "Geo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -88,6 +88,12 @@ public protocol RecordStore: AnyObject, Sendable {
     func sensorHealth() throws(StoreError) -> [SensorHealth]
 
     /// Releases the connection; later calls throw `StoreError.Code.closed`. Calling it again does nothing.
+    /// A deployment setting the collector recorded (such as `geoip`), nil when never set.
+    func setting(_ key: String) throws(StoreError) -> String?
+
+    /// Records a deployment setting, replacing an earlier value.
+    func setSetting(_ key: String, to value: String) throws(StoreError)
+
     func close()
 }
 

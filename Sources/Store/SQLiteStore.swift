@@ -319,6 +319,26 @@ public final class SQLiteStore: RecordStore, @unchecked Sendable {
         return try select.step() ? select.uint64(0) : 0
     }
 
+    public func setting(_ key: String) throws(StoreError) -> String? {
+        try withConnection { c throws(StoreError) in
+            let select = try c.statement("SELECT value FROM settings WHERE key = ?1")
+            defer { select.reset() }
+            try select.bind(1, key)
+            return try select.step() ? select.text(0) : nil
+        }
+    }
+
+    public func setSetting(_ key: String, to value: String) throws(StoreError) {
+        try withConnection { c throws(StoreError) in
+            let upsert = try c.statement(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+            )
+            try upsert.bind(1, key)
+            try upsert.bind(2, value)
+            try upsert.run()
+        }
+    }
+
     public func sensors() throws(StoreError) -> [SensorRow] {
         try withConnection { c throws(StoreError) in
             let select = try c.statement(

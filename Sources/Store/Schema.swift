@@ -49,7 +49,16 @@ enum Schema {
         Migration(
             version: 2, name: "alerts, rollups and flow progress", sql: reportsV2,
             fill: { c throws(StoreError) in try Rollups.rebuild(c) }),
+        Migration(version: 3, name: "settings", sql: settingsV3),
     ]
+
+    /// Deployment settings the collector records for the query tool (the `--geoip` databases it was given).
+    private static let settingsV3 = """
+        CREATE TABLE settings (
+            key TEXT PRIMARY KEY NOT NULL,
+            value TEXT NOT NULL
+        ) STRICT, WITHOUT ROWID;
+        """
 
     private static let endpoints = """
         orig_h TEXT NOT NULL,

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Collector
 import Dispatch
+import Foundation
+import Geo
 import Logging
 import NIOCore
 import Report
@@ -64,7 +66,9 @@ struct CollectorCommand: ParsableCommand {
     @Option(name: .long, help: "Configuration file.")
     var config: String?
 
-    @Option(name: .long, help: "GeoIP database (MaxMind .mmdb).")
+    @Option(
+        name: .long,
+        help: "MaxMind or DB-IP .mmdb file (City/Country, ASN; repeatable), recorded for the query tool's reports.")
     var geoip: [String] = []
 
     func validate() throws {
@@ -85,7 +89,6 @@ struct CollectorCommand: ParsableCommand {
         if config != nil {
             throw ValidationError("--config: configuration files are not supported by this build yet; use options")
         }
-        if !geoip.isEmpty { throw ValidationError("--geoip: geolocation is not available in this build yet") }
     }
 
     /// A `--retention` duration in seconds (at least one minute).
@@ -107,8 +110,19 @@ struct CollectorCommand: ParsableCommand {
         let tls = try MutualTLS.serverContext(TLSFiles(caPath: tlsCA, certificatePath: tlsCert, keyPath: tlsKey))
         // Rollup deltas are written once a second for all the batches of that second (each key once), not in
         // every batch's transaction: the same exactly-once rollups at about twice the ingest rate.
+        // Each --geoip file must open as a location or ASN database before anything starts.
+        let geoipPaths = geoip.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        if !geoipPaths.isEmpty {
+            do {
+                _ = try GeoLocator.default(mmdbPaths: geoipPaths, torDirectories: [])
+            } catch {
+                throw GeoInputError(description: "--geoip: \(error)")
+            }
+        }
         let store = try SQLiteStore(
             path: db, synchronous: durability == "full" ? .full : .normal, rollupDelay: .seconds(1))
+        // The query tool geolocates top talkers with these files unless it is given its own.
+        if !geoipPaths.isEmpty { try store.setSetting("geoip", to: geoipPaths.joined(separator: "\n")) }
         var options = CollectorOptions()
         options.host = host
         options.port = port
@@ -152,6 +166,10 @@ struct CollectorCommand: ParsableCommand {
     }
 }
 
+struct GeoInputError: Error, CustomStringConvertible {
+    var description: String
+}
+
 struct ListenError: Error, CustomStringConvertible {
     var address: String
     var reason: String
@@ -180,6 +198,9 @@ enum Main {
             printError(error.description)
             exit(2)
         } catch let error as StoreError {
+            printError(error.description)
+            exit(2)
+        } catch let error as GeoInputError {
             printError(error.description)
             exit(2)
         } catch {

@@ -43,7 +43,7 @@ struct ReportData: Encodable {
         let top = try store.topTalkers(report)
         let anyPublic = top.contains { IPAddress($0.host).map { AddressScope.scope(of: $0) == .public } ?? false }
         progress.step("geolocation")
-        let locator = anyPublic || !geoip.isEmpty ? try GeoLocator.default(mmdbPaths: geoip) : GeoLocator()
+        let locator = try Self.locator(store: store, geoip: geoip, needed: anyPublic)
         let talkers = top.map { TalkerRow(talker: $0, geo: IPAddress($0.host).map(locator.locate)) }
         progress.step("traffic")
         let protocols = try store.protocols(
@@ -77,6 +77,19 @@ struct ReportData: Encodable {
         let alerts = alertRecords.isEmpty ? "[]" : "[\n" + alertRecords.map(\.jsonLine).joined(separator: ",\n") + "\n]"
         guard body.hasPrefix("{") else { return body + "\n" }
         return "{\n  \"alerts\" : " + alerts + "," + body.dropFirst() + "\n"
+    }
+
+    /// The query's `--geoip` files, else those the collector recorded, else the default country data; only
+    /// loaded when a public address needs it (the default data takes a moment to load).
+    static func locator(store: any RecordStore, geoip: [String], needed: Bool) throws -> GeoLocator {
+        var paths = geoip
+        if paths.isEmpty, let recorded = try store.setting("geoip") {
+            paths = recorded.split(separator: "\n").map(String.init).filter {
+                FileManager.default.fileExists(atPath: $0)
+            }
+        }
+        guard needed || !geoip.isEmpty else { return GeoLocator() }
+        return try GeoLocator.default(mmdbPaths: paths)
     }
 
     /// A bucket that gives a few hundred points over the window at most: 60 s up to ~6 h, then coarser.

@@ -24,7 +24,7 @@ struct TopTalkersCommand: ParsableCommand {
             let anyPublic = talkers.contains {
                 IPAddress($0.host).map { AddressScope.scope(of: $0) == .public } ?? false
             }
-            let locator = anyPublic || !geoip.isEmpty ? try GeoLocator.default(mmdbPaths: geoip) : GeoLocator()
+            let locator = try ReportData.locator(store: store, geoip: geoip, needed: anyPublic)
             let rows = talkers.map { TalkerRow(talker: $0, geo: IPAddress($0.host).map(locator.locate)) }
             switch query.format {
             case .html: throw QueryError.badInput("--format html is for report; use table, json or csv")

@@ -5,6 +5,10 @@ import Store
 import TestSupport
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// top-talkers, protocols and alerts on a database filled from fixture captures; expected values are computed
 /// here from the pipeline's records, not read from the store.
 @Suite("summary commands")
@@ -170,5 +174,71 @@ struct SummaryCommandTests {
         let bad = try await QueryCommandTests.wirewatch(["--db", filled.db, "chart", "pie", "--output", png])
         #expect(bad.status == 2)
         #expect(bad.stderr.contains("pie"))
+    }
+}
+
+@Suite("geolocation through the collector's --geoip")
+struct GeoIPTests {
+    @Test("the collector records its --geoip files; top-talkers then names 8.8.8.8 (Google LLC, US, Mountain View)")
+    func collectorGeoIP() async throws {
+        let directory = try Harness.temporaryDirectory()
+        let db = directory.appendingPathComponent("geo.db").path
+        let pkiDirectory = directory.appendingPathComponent("pki").path
+        let certs = try await ChildProcess.run(
+            try Harness.binary("wirewatch"), ["certs", "init", "--out", pkiDirectory, "--sensor", "edge-1"])
+        #expect(certs.status == 0, "\(certs.stderr)")
+        let geo = Harness.fixtures.appendingPathComponent("geo")
+        let collector = try ChildProcess(
+            try Harness.binary("wirewatch-collector"),
+            [
+                "--listen", "127.0.0.1:0", "--tls-ca", pkiDirectory + "/ca.pem", "--tls-cert",
+                pkiDirectory + "/collector.pem", "--tls-key", pkiDirectory + "/collector-key.pem", "--db", db,
+                "--geoip", geo.appendingPathComponent("test-city.mmdb").path,
+                "--geoip", geo.appendingPathComponent("test-asn.mmdb").path,
+            ])
+        try collector.start()
+        #expect(await collector.waitForOutput(seconds: 30) { $0.stdout.contains("listening on") })
+        collector.signal(SIGTERM)
+        #expect(await collector.waitForExit(seconds: 30))
+        #expect(collector.output().status == 0, "\(collector.output().stderr)")
+
+        // Traffic to a public address, stored as the collector would store it.
+        let store = try SQLiteStore(path: db, synchronous: .normal)
+        let boot = [UInt8](repeating: 3, count: 16)
+        _ = try store.openSession(SensorSession(name: "edge-1", bootID: boot, source: "test", softwareVersion: "t"))
+        let flow = FlowRecord(
+            ts: 1_795_600_000, uid: "CgeoTest0000000001", sensor: "edge-1",
+            id: ConnID(
+                origHost: try #require(IPAddress("10.1.2.3")), origPort: 50000,
+                respHost: try #require(IPAddress("8.8.8.8")), respPort: 53),
+            proto: 17, service: "dns", duration: 0.1, origBytes: 40, respBytes: 120, origPackets: 1, respPackets: 1,
+            origIPBytes: 68, respIPBytes: 148, connState: "SF", history: "Dd", tcpFlagsOrig: nil, tcpFlagsResp: nil,
+            retransPackets: 0, icmpType: nil, icmpCode: nil, vlan: nil, innerVlan: nil, communityID: "1:x",
+            final: true, reason: "idle", truncated: false)
+        _ = try store.commit(StoredBatch(sensor: "edge-1", bootID: boot, sequence: 1, records: [.flow(flow)]))
+        store.close()
+
+        let output = try await QueryCommandTests.wirewatch(["--db", db, "top-talkers", "--format", "json"])
+        #expect(output.status == 0, "\(output.stderr)")
+        let rows = try QueryCommandTests.objects(output.stdout)
+        let google = try #require(rows.first { $0["host"] as? String == "8.8.8.8" })
+        #expect(google["organization"] as? String == "Google LLC")
+        #expect(google["country"] as? String == "US")
+        #expect(google["city"] as? String == "Mountain View")
+        #expect(google["asn"] as? Int == 15169)
+        #expect(google["bytes"] as? Int == 68 + 148)
+        let client = try #require(rows.first { $0["host"] as? String == "10.1.2.3" })
+        #expect(client["scope"] as? String == "private")
+        #expect(client["country"] == nil, "private addresses are never looked up")
+
+        let bad = try await ChildProcess.run(
+            try Harness.binary("wirewatch-collector"),
+            [
+                "--listen", "127.0.0.1:0", "--tls-ca", pkiDirectory + "/ca.pem", "--tls-cert",
+                pkiDirectory + "/collector.pem", "--tls-key", pkiDirectory + "/collector-key.pem", "--db", db,
+                "--geoip", pkiDirectory + "/ca.pem",
+            ])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("ca.pem"), "\(bad.stderr)")
     }
 }

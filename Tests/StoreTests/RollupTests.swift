@@ -242,7 +242,7 @@ struct RollupTests {
 
             let store = try SQLiteStore(path: path, synchronous: .normal)
             defer { store.close() }
-            #expect(store.fileVersion == 2)
+            #expect(store.fileVersion == Int64(SQLiteStore.schemaVersion))
             // Read back by ts, then insertion order.
             let stored = batches[..<early].flatMap(\.records).enumerated()
                 .sorted { ($0.element.timestamp, $0.offset) < ($1.element.timestamp, $1.offset) }.map(\.element)

@@ -19,6 +19,24 @@ struct SQLiteStoreTests {
         }
     }
 
+    @Test("settings are recorded, replaced and kept across reopen; an unknown key is nil")
+    func settings() throws {
+        try withTemporaryDirectory { dir in
+            let path = dir + "/w.sqlite"
+            do {
+                let store = try SQLiteStore(path: path, synchronous: .normal)
+                #expect(try store.setting("geoip") == nil)
+                try store.setSetting("geoip", to: "/a.mmdb")
+                try store.setSetting("geoip", to: "/a.mmdb\n/b.mmdb")
+                store.close()
+            }
+            let store = try SQLiteStore(path: path, readOnly: true)
+            defer { store.close() }
+            #expect(try store.setting("geoip") == "/a.mmdb\n/b.mmdb")
+            #expect(try store.setting("other") == nil)
+        }
+    }
+
     @Test("records read back after close and reopen are equal, in ts then insertion order")
     func roundTripAcrossReopen() throws {
         try withTemporaryDirectory { dir in
