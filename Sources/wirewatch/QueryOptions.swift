@@ -83,8 +83,13 @@ struct QueryOptions: ParsableArguments {
         return effectiveLimit.map { Array(kept.prefix($0)) } ?? kept
     }
 
-    /// The filters of a summary (rollup) query; `limit` defaults per command.
+    /// The filters of a summary (rollup) query; `limit` defaults per command. The rollups have no responder
+    /// port, so `--port` is refused rather than ignored.
     func reportQuery(defaultLimit: Int) throws -> ReportQuery {
+        if port != nil {
+            throw QueryError.badInput(
+                "--port: summaries are kept per host and protocol, not per port; use flows --port")
+        }
         let range = try timeRange()
         return ReportQuery(
             from: range.from, to: range.to, sensor: sensor, host: host.flatMap { IPAddress($0) }, proto: protoNumber,

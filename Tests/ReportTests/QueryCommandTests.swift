@@ -157,3 +157,81 @@ enum CSVRows {
         return rows
     }
 }
+
+@Suite("query input safety and bad input")
+struct QueryInputTests {
+    @Test("http, tls and sensors --format json carry the records' values")
+    func moreJSON() async throws {
+        let filled = try QueryCommandTests.fill()
+        let http = try QueryCommandTests.objects(
+            try await QueryCommandTests.wirewatch(["--db", filled.db, "http", "--format", "json"]).stdout)
+        let httpRecords = filled.records.compactMap { if case .http(let r) = $0 { r } else { nil } }
+        #expect(http.count == httpRecords.count)
+        #expect(
+            Set(http.compactMap { $0["uri"] as? String }) == Set(httpRecords.compactMap { $0.transaction.uri }))
+        #expect(
+            http.compactMap { $0["status_code"] as? Int }.sorted()
+                == httpRecords.compactMap { $0.transaction.statusCode }.sorted())
+        let tls = try QueryCommandTests.objects(
+            try await QueryCommandTests.wirewatch(["--db", filled.db, "tls", "--format", "json"]).stdout)
+        let tlsRecords = filled.records.compactMap { if case .tls(let r) = $0 { r } else { nil } }
+        #expect(tls.count == tlsRecords.count)
+        #expect(Set(tls.compactMap { $0["ja4"] as? String }) == Set(tlsRecords.compactMap(\.ja4)))
+        #expect(Set(tls.compactMap { $0["server_name"] as? String }) == Set(tlsRecords.compactMap(\.serverName)))
+        let sensors = try QueryCommandTests.objects(
+            try await QueryCommandTests.wirewatch(["--db", filled.db, "sensors", "--format", "json"]).stdout)
+        #expect(sensors.map { $0["name"] as? String } == ["edge-1"])
+        #expect(sensors.first?["source"] as? String == "fixtures")
+    }
+
+    @Test("hostile strings in every filter are values, never SQL: no rows, no error, the database unchanged")
+    func hostileFilters() async throws {
+        let filled = try QueryCommandTests.fill()
+        let before = try Data(contentsOf: URL(fileURLWithPath: filled.db))
+        let hostile = ["' OR 1=1 --", "x'; DROP TABLE flows; --", "\" OR \"\"=\"", "%' OR '1'='1"]
+        for text in hostile {
+            for command in ["flows", "dns", "http", "tls", "alerts", "top-talkers", "protocols", "sensors"] {
+                let output = try await QueryCommandTests.wirewatch([
+                    "--db", filled.db, command, "--sensor", text, "--format", "json",
+                ])
+                #expect(output.status == 0, "\(command) --sensor \(text): \(output.stderr)")
+                #expect(try QueryCommandTests.objects(output.stdout).isEmpty, "\(command) --sensor \(text)")
+            }
+            // Options that only take an address, a number, a time or a fixed word refuse the text itself.
+            for option in ["--host", "--port", "--from", "--to", "--since", "--limit", "--proto"] {
+                let output = try await QueryCommandTests.wirewatch(["--db", filled.db, "flows", option, text])
+                #expect(output.status == 2, "\(option) \(text)")
+                #expect(output.stderr.contains(option), "\(option): \(output.stderr)")
+            }
+            let kind = try await QueryCommandTests.wirewatch(["--db", filled.db, "alerts", "--kind", text])
+            #expect(kind.status == 2)
+        }
+        let flows = try await QueryCommandTests.wirewatch(["--db", filled.db, "flows", "--format", "json"])
+        #expect(
+            try QueryCommandTests.objects(flows.stdout).count == filled.records.filter { $0.typeName == "flow" }.count)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: filled.db)) == before, "queries never write")
+    }
+
+    @Test("a file that is not SQLite, an unreadable mmdb, an unknown --format, --port on a summary: exit 2, one line")
+    func badInput() async throws {
+        let filled = try QueryCommandTests.fill()
+        let directory = try Harness.temporaryDirectory()
+        let text = directory.appendingPathComponent("notes.db").path
+        try Data("hello".utf8).write(to: URL(fileURLWithPath: text))
+        let notSQLite = try await QueryCommandTests.wirewatch(["--db", text, "flows"])
+        #expect(notSQLite.status == 2)
+        #expect(notSQLite.stderr.contains("notes.db"))
+        #expect(notSQLite.stderr.split(separator: "\n").count == 1, "\(notSQLite.stderr)")
+        let mmdb = directory.appendingPathComponent("broken.mmdb").path
+        try Data(repeating: 7, count: 4096).write(to: URL(fileURLWithPath: mmdb))
+        let badGeo = try await QueryCommandTests.wirewatch(["--db", filled.db, "top-talkers", "--geoip", mmdb])
+        #expect(badGeo.status == 2)
+        #expect(badGeo.stderr.contains("broken.mmdb"), "\(badGeo.stderr)")
+        let format = try await QueryCommandTests.wirewatch(["--db", filled.db, "flows", "--format", "xml"])
+        #expect(format.status == 2)
+        #expect(format.stderr.contains("--format"), "\(format.stderr)")
+        let port = try await QueryCommandTests.wirewatch(["--db", filled.db, "top-talkers", "--port", "80"])
+        #expect(port.status == 2)
+        #expect(port.stderr.contains("--port"))
+    }
+}
