@@ -61,16 +61,17 @@ struct QueryOptions: ParsableArguments {
     /// The limit a table gets when none is given; exports are complete unless limited.
     var effectiveLimit: Int? { limit ?? (format == .table ? 100 : nil) }
 
-    func recordQuery(_ kinds: Set<RecordKind>) throws -> RecordQuery {
+    /// The store's filters for `kinds`; `unlimited` reads every match (for totals computed from the records).
+    func recordQuery(_ kinds: Set<RecordKind>, unlimited: Bool = false) throws -> RecordQuery {
         let range = try timeRange()
         // The store filters everything but the protocol; with --proto the limit applies after filtering.
         return RecordQuery(
             kinds: kinds, sensor: sensor, from: range.from, to: range.to, host: host.flatMap { IPAddress($0) },
-            port: port, limit: protoNumber == nil ? effectiveLimit : nil)
+            port: port, limit: protoNumber == nil && !unlimited ? effectiveLimit : nil)
     }
 
-    /// The records of `--proto` (all when not given), at most `effectiveLimit`.
-    func protocolFiltered(_ records: [Record]) -> [Record] {
+    /// The records of `--proto` (all when not given), at most `effectiveLimit` (all with `unlimited`).
+    func protocolFiltered(_ records: [Record], unlimited: Bool = false) -> [Record] {
         guard let wanted = protoNumber else { return records }
         let kept = records.filter { record in
             switch record {
@@ -80,6 +81,7 @@ struct QueryOptions: ParsableArguments {
             default: return true
             }
         }
+        if unlimited { return kept }
         return effectiveLimit.map { Array(kept.prefix($0)) } ?? kept
     }
 

@@ -19,12 +19,21 @@ struct TopTalkersCommand: ParsableCommand {
         do {
             let store = try query.openStore()
             defer { store.close() }
-            let talkers = try store.topTalkers(try query.reportQuery(defaultLimit: 10))
+            let talkers =
+                query.port == nil
+                ? try store.topTalkers(try query.reportQuery(defaultLimit: 10))
+                : FlowTotals.talkers(
+                    query.protocolFiltered(
+                        try store.records(try query.recordQuery([.flow], unlimited: true)), unlimited: true),
+                    limit: query.limit ?? 10)
             // Loading the default country ranges takes a moment: only when a public address needs them.
             let anyPublic = talkers.contains {
                 IPAddress($0.host).map { AddressScope.scope(of: $0) == .public } ?? false
             }
+            let progress = Progress("top-talkers")
+            progress.step("geolocation")
             let locator = try ReportData.locator(store: store, geoip: geoip, needed: anyPublic)
+            progress.done()
             let rows = talkers.map { TalkerRow(talker: $0, geo: IPAddress($0.host).map(locator.locate)) }
             switch query.format {
             case .html: throw QueryError.badInput("--format html is for report; use table, json or csv")
@@ -99,7 +108,12 @@ struct ProtocolsCommand: ParsableCommand {
         do {
             let store = try query.openStore()
             defer { store.close() }
-            let totals = try store.protocols(try query.reportQuery(defaultLimit: 1000))
+            let totals =
+                query.port == nil
+                ? try store.protocols(try query.reportQuery(defaultLimit: 1000))
+                : FlowTotals.protocols(
+                    query.protocolFiltered(
+                        try store.records(try query.recordQuery([.flow], unlimited: true)), unlimited: true))
             let allBytes = max(1, totals.map(\.bytes).reduce(0, +))
             let table = Table(
                 columns: [
@@ -221,5 +235,59 @@ enum Units {
         if ports.count <= 6 { return ports.map(String.init).joined(separator: ",") }
         let first = ports.prefix(4).map(String.init).joined(separator: ",")
         return "\(first),… (\(ports.count) ports)"
+    }
+}
+
+/// Top talkers and protocol totals computed from flow records, for filters the rollups have no key for
+/// (`--port`): the flows come from the store through its sparse index, and each flow counts once, by its last
+/// record (interim records carry cumulative counters).
+enum FlowTotals {
+    static func lastRecords(_ records: [Record]) -> [FlowRecord] {
+        var last: [String: FlowRecord] = [:]
+        for case .flow(let flow) in records {
+            if let seen = last[flow.uid], seen.ts + seen.duration > flow.ts + flow.duration { continue }
+            last[flow.uid] = flow
+        }
+        return Array(last.values)
+    }
+
+    static func talkers(_ records: [Record], limit: Int) -> [TopTalker] {
+        var totals:
+            [String: (
+                sent: UInt64, received: UInt64, sentPackets: UInt64, receivedPackets: UInt64, orig: UInt64, resp: UInt64
+            )] = [:]
+        for flow in lastRecords(records) {
+            let orig = flow.id.origHost.description
+            let resp = flow.id.respHost.description
+            totals[orig, default: (0, 0, 0, 0, 0, 0)].sent += flow.origIPBytes
+            totals[orig, default: (0, 0, 0, 0, 0, 0)].received += flow.respIPBytes
+            totals[orig, default: (0, 0, 0, 0, 0, 0)].sentPackets += flow.origPackets
+            totals[orig, default: (0, 0, 0, 0, 0, 0)].receivedPackets += flow.respPackets
+            totals[orig, default: (0, 0, 0, 0, 0, 0)].orig += 1
+            totals[resp, default: (0, 0, 0, 0, 0, 0)].sent += flow.respIPBytes
+            totals[resp, default: (0, 0, 0, 0, 0, 0)].received += flow.origIPBytes
+            totals[resp, default: (0, 0, 0, 0, 0, 0)].sentPackets += flow.respPackets
+            totals[resp, default: (0, 0, 0, 0, 0, 0)].receivedPackets += flow.origPackets
+            totals[resp, default: (0, 0, 0, 0, 0, 0)].resp += 1
+        }
+        let talkers = totals.map { host, t in
+            TopTalker(
+                host: host, sentBytes: t.sent, receivedBytes: t.received, sentPackets: t.sentPackets,
+                receivedPackets: t.receivedPackets, origFlows: t.orig, respFlows: t.resp)
+        }
+        return Array(talkers.sorted { ($0.bytes, $1.host) > ($1.bytes, $0.host) }.prefix(limit))
+    }
+
+    static func protocols(_ records: [Record]) -> [ProtocolTotals] {
+        var totals: [String: ProtocolTotals] = [:]
+        for flow in lastRecords(records) {
+            let name = flow.protoName
+            var entry = totals[name] ?? ProtocolTotals(proto: name, packets: 0, bytes: 0, flows: 0)
+            entry.packets += flow.origPackets + flow.respPackets
+            entry.bytes += flow.origIPBytes + flow.respIPBytes
+            entry.flows += 1
+            totals[name] = entry
+        }
+        return totals.values.sorted { ($0.bytes, $1.proto) > ($1.bytes, $0.proto) }
     }
 }

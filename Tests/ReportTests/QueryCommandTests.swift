@@ -212,7 +212,7 @@ struct QueryInputTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: filled.db)) == before, "queries never write")
     }
 
-    @Test("a file that is not SQLite, an unreadable mmdb, an unknown --format, --port on a summary: exit 2, one line")
+    @Test("a file that is not SQLite, an unreadable mmdb, an unknown --format, --port on the report: exit 2, one line")
     func badInput() async throws {
         let filled = try QueryCommandTests.fill()
         let directory = try Harness.temporaryDirectory()
@@ -230,7 +230,9 @@ struct QueryInputTests {
         let format = try await QueryCommandTests.wirewatch(["--db", filled.db, "flows", "--format", "xml"])
         #expect(format.status == 2)
         #expect(format.stderr.contains("--format"), "\(format.stderr)")
-        let port = try await QueryCommandTests.wirewatch(["--db", filled.db, "top-talkers", "--port", "80"])
+        let port = try await QueryCommandTests.wirewatch([
+            "--db", filled.db, "report", "--port", "80", "--format", "json",
+        ])
         #expect(port.status == 2)
         #expect(port.stderr.contains("--port"))
     }

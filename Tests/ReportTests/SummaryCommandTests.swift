@@ -56,6 +56,36 @@ struct SummaryCommandTests {
         }
     }
 
+    @Test("top-talkers and protocols --port count only the flows to that port, each flow once")
+    func byPort() async throws {
+        let filled = try QueryCommandTests.fill()
+        let flows = filled.records.compactMap { if case .flow(let r) = $0 { r } else { nil } }
+        let port = try #require(flows.first { $0.proto == 6 }?.id.respPort)
+        let toPort = flows.filter { $0.id.respPort == port }
+        let expected = Self.expectedTalkers(toPort.map(Record.flow))
+        let output = try await QueryCommandTests.wirewatch([
+            "--db", filled.db, "top-talkers", "--port", String(port), "--format", "json", "--limit", "50",
+        ])
+        #expect(output.status == 0, "\(output.stderr)")
+        let objects = try QueryCommandTests.objects(output.stdout)
+        #expect(objects.count == expected.count)
+        for object in objects {
+            let host = try #require(object["host"] as? String)
+            #expect(object["sent_bytes"] as? Int == Int(expected[host]?.sent ?? 0), "\(host)")
+            #expect(object["received_bytes"] as? Int == Int(expected[host]?.received ?? 0), "\(host)")
+        }
+        let protocols = try QueryCommandTests.objects(
+            try await QueryCommandTests.wirewatch([
+                "--db", filled.db, "protocols", "--port", String(port), "--format", "json",
+            ]).stdout)
+        #expect(protocols.map { $0["proto"] as? String } == ["tcp"])
+        var last: [String: FlowRecord] = [:]
+        for flow in toPort { last[flow.uid] = flow }
+        #expect(protocols.first?["flows"] as? Int == last.count)
+        #expect(
+            protocols.first?["bytes"] as? Int == Int(last.values.map { $0.origIPBytes + $0.respIPBytes }.reduce(0, +)))
+    }
+
     @Test("protocols --format csv: one row per protocol, packets and bytes summing the series records")
     func protocols() async throws {
         let filled = try QueryCommandTests.fill()
