@@ -15,7 +15,10 @@ extension RecordListCommand {
         do {
             let store = try query.openStore()
             defer { store.close() }
+            let progress = Progress(Self.configuration.commandName ?? "query")
+            progress.step("reading \(Self.kind.rawValue) records")
             let records = query.protocolFiltered(try store.records(try query.recordQuery([Self.kind])))
+            progress.done()
             switch query.format {
             case .html: throw QueryError.badInput("--format html is for report; use table, json or csv")
             case .json: try query.emit(RecordTables.json(records))
