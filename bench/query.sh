@@ -11,32 +11,12 @@
 # Everything stays on 127.0.0.1; the capture is a file written by bench/make-flows.py (nothing is sent).
 set -euo pipefail
 
-REPO=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/common.sh"
 OUT=$REPO/bench/out/query
 FLOWS=${FLOWS:-10000000}
 HOSTS=${HOSTS:-4096}
-BUILD=1
-for arg in "$@"; do
-    case $arg in
-    --no-build) BUILD=0 ;;
-    *) echo "usage: $0 [--no-build]" >&2; exit 2 ;;
-    esac
-done
-say() { printf '%s\n' "$*" >&2; }
-for tool in python3 bc; do
-    command -v "$tool" >/dev/null || { say "missing $tool (apt-get install -y python3 bc)"; exit 1; }
-done
-mkdir -p "$OUT"
-if [ "$BUILD" = 1 ]; then
-    for product in wirewatch wirewatch-collector wirewatch-sensor; do
-        (cd "$REPO" && swift build -c release --scratch-path .build-release --product "$product" >&2)
-    done
-fi
-BIN=$(cd "$REPO" && swift build -c release --scratch-path .build-release --show-bin-path)
-now() { date +%s.%N; }
+bench_setup "$OUT" "$@"
 
-PKI=$OUT/pki
-[ -f "$PKI/sensors/bench-1.pem" ] || "$BIN/wirewatch" certs init --out "$PKI" --sensor bench-1 >/dev/null
 # Flows spread evenly over the two hours before now, so that --since 1h selects half of them.
 START=$(($(date +%s) - 7200))
 GAP_US=$((7200 * 1000000 / FLOWS))
@@ -45,11 +25,9 @@ say "writing $CAPTURE ($FLOWS flows, $HOSTS hosts, ${GAP_US} µs apart from $STA
 python3 "$REPO/bench/make-flows.py" "$CAPTURE" "$FLOWS" "$HOSTS" "$START" "$GAP_US"
 
 rm -rf "$OUT/run" && mkdir -p "$OUT/run"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$BIN/wirewatch-collector" --listen "127.0.0.1:$port" --tls-ca "$PKI/ca.pem" --tls-cert "$PKI/collector.pem" \
-    --tls-key "$PKI/collector-key.pem" --db "$OUT/run/flows.db" >"$OUT/run/collector.out" 2>"$OUT/run/collector.err" &
-collector=$!
-for _ in $(seq 1 200); do grep -q listening "$OUT/run/collector.out" 2>/dev/null && break; sleep 0.05; done
+port=$(free_port)
+start_collector "$OUT/run" "$port" --db "$OUT/run/flows.db"
+collector=$COLLECTOR
 t0=$(now)
 "$BIN/wirewatch-sensor" --read "$CAPTURE" --collector "127.0.0.1:$port" --tls-ca "$PKI/ca.pem" \
     --tls-cert "$PKI/sensors/bench-1.pem" --tls-key "$PKI/sensors/bench-1-key.pem" --spool "$OUT/run/spool" \

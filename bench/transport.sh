@@ -11,11 +11,11 @@
 # Everything stays on 127.0.0.1; the capture is a file of one-packet UDP flows made by bench/make-flows.py.
 set -euo pipefail
 
-REPO=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/common.sh"
 OUT=$REPO/bench/out/transport
 FLOWS=${FLOWS:-1000000}
 # Distinct client addresses among the flows; the per-minute host rollups write a row per host, so this is the
-# knob that matters after the flow count. FLOWS (every flow from its own address) is the worst case.
+# knob that matters after the flow count. HOSTS=$FLOWS (every flow from its own address) is the worst case.
 HOSTS=${HOSTS:-4096}
 REPEATS=${REPEATS:-3}
 DURABILITY=${DURABILITY:-full}
@@ -23,36 +23,11 @@ TLS_BYTES=${TLS_BYTES:-1073741824}
 # Flows expire while the capture is read (as in a live capture), so the sensor and the collector work at the
 # same time; with the default 60 s UDP timeout every record of this 10 s capture would come out at its end.
 SENSOR_ARGS=${SENSOR_ARGS:---udp-timeout 1}
-BUILD=1
-for arg in "$@"; do
-    case $arg in
-    --no-build) BUILD=0 ;;
-    *) echo "usage: $0 [--no-build]" >&2; exit 2 ;;
-    esac
-done
-say() { printf '%s\n' "$*" >&2; }
-for tool in python3 bc; do
-    command -v "$tool" >/dev/null || { say "missing $tool (apt-get install -y python3 bc)"; exit 1; }
-done
-mkdir -p "$OUT"
+bench_setup "$OUT" "$@"
 
-if [ "$BUILD" = 1 ]; then
-    for product in wirewatch wirewatch-collector wirewatch-sensor; do
-        (cd "$REPO" && swift build -c release --scratch-path .build-release --product "$product" >&2)
-    done
-fi
-BIN=$(cd "$REPO" && swift build -c release --scratch-path .build-release --show-bin-path)
-for product in wirewatch wirewatch-collector wirewatch-sensor; do
-    [ -x "$BIN/$product" ] || { say "no $BIN/$product: run without --no-build"; exit 1; }
-done
-
-PKI=$OUT/pki
-[ -f "$PKI/sensors/bench-1.pem" ] || "$BIN/wirewatch" certs init --out "$PKI" --sensor bench-1 >/dev/null
 CAPTURE=$OUT/flows-$FLOWS-hosts-$HOSTS.pcap
 [ -f "$CAPTURE" ] || python3 "$REPO/bench/make-flows.py" "$CAPTURE" "$FLOWS" "$HOSTS"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-now() { date +%s.%N; }
 
 # The sensor alone (decode + flow table + records, nothing shipped): what the pipeline costs before the wire.
 t0=$(now)
@@ -65,11 +40,8 @@ results=()
 for run in $(seq 1 "$REPEATS"); do
     rm -rf "$OUT/run" && mkdir -p "$OUT/run"
     port=$(free_port)
-    "$BIN/wirewatch-collector" --listen "127.0.0.1:$port" --tls-ca "$PKI/ca.pem" --tls-cert "$PKI/collector.pem" \
-        --tls-key "$PKI/collector-key.pem" --db "$OUT/run/bench.db" --durability "$DURABILITY" \
-        >"$OUT/run/collector.out" 2>"$OUT/run/collector.err" &
-    collector=$!
-    for _ in $(seq 1 200); do grep -q listening "$OUT/run/collector.out" 2>/dev/null && break; sleep 0.05; done
+    start_collector "$OUT/run" "$port" --db "$OUT/run/bench.db" --durability "$DURABILITY"
+    collector=$COLLECTOR
     t0=$(now)
     "$BIN/wirewatch-sensor" --read "$CAPTURE" --collector "127.0.0.1:$port" --tls-ca "$PKI/ca.pem" \
         --tls-cert "$PKI/sensors/bench-1.pem" --tls-key "$PKI/sensors/bench-1-key.pem" --spool "$OUT/run/spool" \
