@@ -58,7 +58,6 @@ public final class CollectorClient: @unchecked Sendable {
     private var lastProblem: String?
     private var drainWaiters: [EventLoopPromise<Void>] = []
     private var reconnect: Scheduled<Void>?
-    private var batchesAcknowledged = 0
 
     /// `report` receives one line for each change of connection state (connected, lost, refused).
     public init(
@@ -195,9 +194,7 @@ public final class CollectorClient: @unchecked Sendable {
             checkDrained()
         case (.streaming, .ack(let ack)):
             spool.acknowledge(through: ack.sequence)
-            let before = inFlight.count
             inFlight.removeAll { $0 <= ack.sequence }
-            batchesAcknowledged += before - inFlight.count
             pump()
             checkDrained()
         case (.streaming, .heartbeat):
@@ -226,6 +223,7 @@ public final class CollectorClient: @unchecked Sendable {
                     report(
                         "batch \(entry.sequence) (\(size) bytes) exceeds the collector's maximum frame of "
                             + "\(maxFrameBytes) bytes; raise --max-frame-bytes on the collector")
+                    if wrote { channel.flush() }
                     return
                 }
                 var buffer = channel.allocator.buffer(capacity: size)
