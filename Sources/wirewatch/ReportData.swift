@@ -24,11 +24,13 @@ struct ReportData: Encodable {
     /// Rows and charts read once for all formats.
     var talkers: [TalkerRow] = []
     var alertRecords: [AlertRecord] = []
+    /// Seconds per `traffic` bucket.
+    var trafficBucket: Double = 60
 
     enum CodingKeys: String, CodingKey {
-        case from, to, generatedAt = "generated_at", topTalkers = "top_talkers", protocols, traffic, dns, http, tls,
-            tcp,
-            udp, sensors
+        case from, to, generatedAt = "generated_at", topTalkers = "top_talkers", protocols, traffic
+        case trafficBucket = "traffic_bucket_seconds"
+        case dns, http, tls, tcp, udp, sensors
     }
 
     static func load(store: any RecordStore, query: QueryOptions, geoip: [String], progress: Progress) throws
@@ -48,10 +50,16 @@ struct ReportData: Encodable {
         progress.step("traffic")
         let protocols = try store.protocols(
             ReportQuery(from: range.from, to: range.to, sensor: query.sensor, limit: 100))
-        let span = (range.to ?? Date().timeIntervalSince1970) - (range.from ?? 0)
-        let traffic = try store.traffic(
-            ReportQuery(from: range.from, to: range.to, sensor: query.sensor, limit: 100_000),
-            bucket: Self.bucket(span: span))
+        let trafficQuery = ReportQuery(from: range.from, to: range.to, sensor: query.sensor, limit: 100_000)
+        var bucket = Self.bucket(span: (range.to ?? Date().timeIntervalSince1970) - (range.from ?? 0))
+        var traffic = try store.traffic(trafficQuery, bucket: bucket)
+        // An open window: size the buckets to the data's own span instead (each pass narrows the span it sees).
+        while range.from == nil || range.to == nil, let first = traffic.first?.start, let last = traffic.last?.start {
+            let finer = Self.bucket(span: max(60, last + bucket - first))
+            guard finer < bucket else { break }
+            bucket = finer
+            traffic = try store.traffic(trafficQuery, bucket: bucket)
+        }
         progress.step("applications")
         // Host and protocol filters narrow the top talkers; the application summaries have no such columns and
         // cover the whole window (of the sensor, if one is given).
@@ -64,6 +72,7 @@ struct ReportData: Encodable {
             sensors: try store.sensorHealth())
         data.talkers = talkers
         data.alertRecords = alerts
+        data.trafficBucket = bucket
         progress.done()
         return data
     }
@@ -101,14 +110,22 @@ struct ReportData: Encodable {
     // MARK: charts
 
     var trafficChart: Chart.Traffic {
-        var perProtocol: [String: [(t: Double, value: Double)]] = [:]
-        let bucket = traffic.count > 1 ? (traffic[1].start - traffic[0].start) : 60
+        // Bytes per second per protocol; a bucket with no traffic is a 0, not a gap the line would bridge.
+        let bucket = max(1, trafficBucket)
+        let names = Set(traffic.flatMap { $0.protocols.map(\.proto) }).sorted()
+        var byStart: [Double: [String: UInt64]] = [:]
         for point in traffic {
-            for proto in point.protocols {
-                perProtocol[proto.proto, default: []].append((point.start, Double(proto.bytes) / max(1, bucket)))
-            }
+            for proto in point.protocols { byStart[point.start, default: [:]][proto.proto] = proto.bytes }
         }
-        let series = perProtocol.keys.sorted().map { Chart.TimeSeries(name: $0, points: perProtocol[$0] ?? []) }
+        var starts: [Double] = []
+        if let first = traffic.first?.start, let last = traffic.last?.start {
+            starts = Array(stride(from: first, through: last, by: bucket).prefix(100_000))
+        }
+        let series = names.map { name in
+            Chart.TimeSeries(
+                name: name,
+                points: starts.map { start in (t: start, value: Double(byStart[start]?[name] ?? 0) / bucket) })
+        }
         let markers = alertRecords.map { alert in
             Chart.Marker(
                 t: alert.firstTS, label: "\(alert.kind.rawValue) \(alert.src ?? "")",
