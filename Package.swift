@@ -69,10 +69,16 @@ let package = Package(
         ),
         // sensor pipeline: Capture -> Packets -> Flows -> record sink
         .target(name: "Sensor", dependencies: ["Capture", "Packets", "Flows"], swiftSettings: hotPath),
+        // the main of the sensor and collector programs: parse, run, exit codes, one-line errors
+        .target(
+            name: "ToolMain",
+            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "wirewatch-sensor",
             dependencies: [
-                "Sensor", "Shipper", "Spool", "Wire", "Certs", "Capture", "Flows",
+                "Sensor", "Shipper", "Spool", "Wire", "Certs", "Capture", "Flows", "ToolMain",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -121,7 +127,7 @@ let package = Package(
         .executableTarget(
             name: "wirewatch-collector",
             dependencies: [
-                "Collector", "Store", "Wire", "Report", "Geo",
+                "Collector", "Store", "Wire", "Report", "Geo", "ToolMain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -160,7 +166,8 @@ let package = Package(
             dependencies: ["Sensor", "Flows", "Capture", "Packets", "TestSupport"],
             swiftSettings: strict
         ),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "Flows", "Packets"], swiftSettings: strict),
+        .testTarget(
+            name: "StoreTests", dependencies: ["Store", "Flows", "Packets", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "ReportTests", dependencies: ["Report", "Store", "Flows", "Packets", "Sensor", "TestSupport"],
             swiftSettings: strict),

@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import Report
 import Store
+import ToolMain
 import Wire
 
 #if canImport(Glibc)
@@ -177,36 +178,14 @@ struct ListenError: Error, CustomStringConvertible {
 }
 
 func printError(_ message: String) {
-    var line = "wirewatch-collector: " + message + "\n"
-    line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+    ToolMain.printError(program: "wirewatch-collector", message)
 }
 
 @main
 enum Main {
     static func main() {
-        let command: CollectorCommand
-        do {
-            command = try CollectorCommand.parse()
-        } catch {
-            if CollectorCommand.exitCode(for: error) == .success { CollectorCommand.exit(withError: error) }
-            printError(CollectorCommand.message(for: error))
-            exit(2)
+        ToolMain.run(CollectorCommand.self, program: "wirewatch-collector") { error in
+            error is TLSSetupError || error is StoreError || error is GeoInputError
         }
-        do {
-            try command.run()
-        } catch let error as TLSSetupError {
-            printError(error.description)
-            exit(2)
-        } catch let error as StoreError {
-            printError(error.description)
-            exit(2)
-        } catch let error as GeoInputError {
-            printError(error.description)
-            exit(2)
-        } catch {
-            printError("\(error)")
-            exit(1)
-        }
-        exit(0)
     }
 }

@@ -7,6 +7,7 @@ import NIOSSL
 import Sensor
 import Shipper
 import Spool
+import ToolMain
 import Wire
 
 #if canImport(Glibc)
@@ -330,41 +331,18 @@ struct DrainError: Error, CustomStringConvertible {
 }
 
 func printError(_ message: String) {
-    var line = "wirewatch-sensor: " + message + "\n"
-    line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+    ToolMain.printError(program: "wirewatch-sensor", message)
 }
 
 @main
 enum Main {
     static func main() {
-        let command: SensorCommand
-        do {
-            command = try SensorCommand.parse()
-        } catch {
-            if SensorCommand.exitCode(for: error) == .success { SensorCommand.exit(withError: error) }
-            printError(SensorCommand.message(for: error))
-            exit(2)
-        }
-        do {
-            try command.run()
-        } catch let error as CaptureError {
+        ToolMain.run(SensorCommand.self, program: "wirewatch-sensor") { error in
             switch error {
-            case .readFailed: printError(error.description); exit(1)
-            default: printError(error.description); exit(2)
+            case CaptureError.readFailed: return false
+            case is CaptureError, is OutputError, is TLSSetupError, is SpoolError: return true
+            default: return false
             }
-        } catch let error as OutputError {
-            printError(error.description)
-            exit(2)
-        } catch let error as TLSSetupError {
-            printError(error.description)
-            exit(2)
-        } catch let error as SpoolError {
-            printError(error.description)
-            exit(2)
-        } catch {
-            printError("\(error)")
-            exit(1)
         }
-        exit(0)
     }
 }
