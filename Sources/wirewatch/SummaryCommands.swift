@@ -217,16 +217,8 @@ enum JSONOutput {
 
 /// Human units for tables (exports keep raw numbers).
 enum Units {
-    static func bytes(_ value: UInt64) -> String {
-        let units = ["B", "kB", "MB", "GB", "TB", "PB"]
-        var amount = Double(value)
-        var unit = 0
-        while amount >= 1000 && unit < units.count - 1 {
-            amount /= 1000
-            unit += 1
-        }
-        return unit == 0 ? "\(value) B" : String(format: "%.1f %@", amount, units[unit])
-    }
+    /// `34.2 kB`, `1.5 GB`: the charts' byte unit, so tables and charts print the same figures.
+    static func bytes(_ value: UInt64) -> String { Chart.Unit.bytes.format(Double(value)) }
 
     static func percent(_ fraction: Double) -> String { String(format: "%.1f%%", fraction * 100) }
 
