@@ -1,6 +1,7 @@
 import Flows
 import Foundation
 import Packets
+import TestSupport
 import Testing
 
 // Bad input never traps. Every packet of several fixture captures, every prefix of it and seeded mutations of it
@@ -68,19 +69,6 @@ private struct ClassicPcap {
             .appendingPathComponent("Fixtures").appendingPathComponent(name)
         let data = try Data(contentsOf: url)
         return try #require(ClassicPcap(bytes: Array(data)), "\(name) is not a classic pcap with a known link type")
-    }
-}
-
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny seeded generator, so every run mutates the same way.
-private struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
@@ -221,7 +209,7 @@ private enum Mutator {
         }
     }
 
-    static func mutate(_ frame: [UInt8], lengthFields: [Int], using rng: inout SeededGenerator) -> [UInt8] {
+    static func mutate(_ frame: [UInt8], lengthFields: [Int], using rng: inout SplitMix64) -> [UInt8] {
         var out = frame
         for _ in 0..<Int.random(in: 1...3, using: &rng) {
             switch Int.random(in: 0..<6, using: &rng) {
@@ -308,7 +296,7 @@ struct RobustnessTests {
         let capture = try ClassicPcap.fixture(fixture)
         #expect(!capture.frames.isEmpty)
         let chain = PacketChain()
-        var rng = SeededGenerator(seed: UInt64(truncatingIfNeeded: fixture.utf8.reduce(5381) { $0 &* 33 &+ Int($1) }))
+        var rng = SplitMix64(state: UInt64(truncatingIfNeeded: fixture.utf8.reduce(5381) { $0 &* 33 &+ Int($1) }))
         for frame in capture.frames {
             // The packet itself first, so that the flow exists when its prefixes and mutants arrive.
             chain.handle(
@@ -339,7 +327,7 @@ struct RobustnessTests {
     @Test("random byte strings for every link type", arguments: LinkType.allCases)
     func randomFrames(linkType: LinkType) {
         let chain = PacketChain()
-        var rng = SeededGenerator(seed: UInt64(linkType.rawValue) &+ 0x5EED)
+        var rng = SplitMix64(state: UInt64(linkType.rawValue) &+ 0x5EED)
         var ts = 1_700_000_000.0
         for index in 0..<10_000 {
             var frame = (0..<Int.random(in: 0..<160, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
@@ -391,7 +379,7 @@ struct RobustnessTests {
 
     /// Prepends a link header that leads to IP, and sets the IP version nibble, the protocol and (mostly) a length
     /// that matches the bytes.
-    private static func plausible(_ frame: [UInt8], linkType: LinkType, using rng: inout SeededGenerator) -> [UInt8] {
+    private static func plausible(_ frame: [UInt8], linkType: LinkType, using rng: inout SplitMix64) -> [UInt8] {
         let v6 = Bool.random(using: &rng)
         let etherType: [UInt8] = v6 ? [0x86, 0xDD] : [0x08, 0x00]
         let header: [UInt8]

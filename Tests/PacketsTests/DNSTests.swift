@@ -1,4 +1,5 @@
 import Packets
+import TestSupport
 import Testing
 
 // Fixtures are hex with an ASCII column: everything after "|" on a line is a comment. "@N" marks the offset
@@ -598,15 +599,9 @@ private func pointerChain(links: Int) -> [UInt8] {
                 }
             }
         }
-        // SplitMix64: deterministic random messages, some with a plausible header.
-        var state: UInt64 = 0x5EED
-        func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        // Deterministic random messages, some with a plausible header.
+        var generator = SplitMix64(state: 0x5EED)
+        func next() -> UInt64 { generator.next() }
         for round in 0..<2000 {
             var random = (0..<Int(next() % 300)).map { _ in UInt8(truncatingIfNeeded: next()) }
             if round % 2 == 0, random.count >= 12 {

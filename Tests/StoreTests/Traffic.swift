@@ -1,19 +1,7 @@
 import Flows
 import Packets
 import Store
-
-/// A reproducible random source (SplitMix64), so every run of a test sees the same traffic.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+import TestSupport
 
 /// Synthetic records of every kind over about ten minutes: flows with zero to two interim records before their final
 /// one (some never finish), counters that grow (and a retransmission count that once shrinks), hosts, ports and
@@ -27,7 +15,7 @@ enum Traffic {
 
     /// The records of one sensor, in the order the sensor emits them (by the time of their last packet).
     static func records(sensor: String, seed: UInt64, flows: Int = 120) -> [Record] {
-        var rng = SplitMix(state: seed)
+        var rng = SplitMix64(state: seed)
         var timed: [(at: Double, record: Record)] = []
         for n in 0..<flows {
             let start = base + Double(Int.random(in: 0..<600, using: &rng)) + 0.25
@@ -141,7 +129,7 @@ enum Traffic {
 
     /// The records cut into batches of 1 to 40, numbered from 1.
     static func batches(_ records: [Record], sensor: String, seed: UInt64) -> [StoredBatch] {
-        var rng = SplitMix(state: seed)
+        var rng = SplitMix64(state: seed)
         var batches: [StoredBatch] = []
         var start = 0
         while start < records.count {
