@@ -16,19 +16,16 @@ struct QueryCommandTests {
     }
 
     static func fill() throws -> Filled {
-        var options = CaptureOptions()
-        options.files = ["http.pcap", "dns.pcap", "tls.pcap", "ipv6-tcp.pcap"].map(Harness.fixture)
-        var config = FlowConfig(sensor: "edge-1")
-        config.uidSeed = 5
-        let sink = CollectingSink()
-        _ = try SensorPipeline(options: options, flow: config, sink: sink).runFiles()
+        let records = try pipelineRecords(
+            files: ["http.pcap", "dns.pcap", "tls.pcap", "ipv6-tcp.pcap"].map(Harness.fixture), sensor: "edge-1",
+            uidSeed: 5)
         let db = try Harness.temporaryDirectory().appendingPathComponent("q.db").path
         let store = try SQLiteStore(path: db, synchronous: .normal)
         defer { store.close() }
         let boot = [UInt8](repeating: 7, count: 16)
         _ = try store.openSession(SensorSession(name: "edge-1", bootID: boot, source: "fixtures", softwareVersion: "t"))
-        _ = try store.commit(StoredBatch(sensor: "edge-1", bootID: boot, sequence: 1, records: sink.records))
-        return Filled(db: db, records: sink.records)
+        _ = try store.commit(StoredBatch(sensor: "edge-1", bootID: boot, sequence: 1, records: records))
+        return Filled(db: db, records: records)
     }
 
     static func wirewatch(_ arguments: [String]) async throws -> ProcessOutput {

@@ -114,13 +114,7 @@ func capturePath(_ capture: String) -> String {
 
 /// The records the sensor pipeline produces for a fixture (uids seeded), attributed to `sensor`.
 func expectedRecords(_ fixtures: [String], sensor: String) throws -> [Record] {
-    var options = CaptureOptions()
-    options.files = fixtures.map(capturePath)
-    var config = FlowConfig(sensor: sensor)
-    config.uidSeed = 1
-    let sink = CollectingSink()
-    _ = try SensorPipeline(options: options, flow: config, sink: sink).runFiles()
-    return sink.records
+    try pipelineRecords(files: fixtures.map(capturePath), sensor: sensor, uidSeed: 1)
 }
 
 /// A record's JSON line, with the one field that legitimately differs when shipping set to 0: `stats.spool_bytes`

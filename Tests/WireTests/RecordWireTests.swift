@@ -3,26 +3,15 @@ import Flows
 import Foundation
 import Sensor
 import SwiftProtobuf
+import TestSupport
 import Testing
 import Wire
-
-/// The committed captures, found relative to this file.
-func fixturePath(_ name: String) -> String {
-    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures").appendingPathComponent(name).path
-}
 
 @Suite("records over the wire")
 struct RecordWireTests {
     /// Runs the real sensor pipeline over a fixture and returns what it would ship.
     func records(of fixture: String) throws -> [Record] {
-        var options = CaptureOptions()
-        options.files = [fixturePath(fixture)]
-        var config = FlowConfig(sensor: "edge-1")
-        config.uidSeed = 7
-        let sink = CollectingSink()
-        _ = try SensorPipeline(options: options, flow: config, sink: sink).runFiles()
-        return sink.records
+        try pipelineRecords(files: [Harness.fixture(fixture)], sensor: "edge-1", uidSeed: 7)
     }
 
     // Captures: http.pcap, dns.pcap, tls.pcap, udp-unreach.pcap, vlan.pcap, ipv6-tcp.pcap (every record type).
