@@ -149,7 +149,7 @@ let package = Package(
         .target(
             name: "TestSupport", dependencies: ["Packets", "Flows", "Sensor"], path: "Tests/TestSupport",
             swiftSettings: strict),
-        .testTarget(name: "PacketsTests", dependencies: ["Packets", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "PacketsTests", dependencies: ["Packets", "Flows", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "FlowsTests", dependencies: ["Flows", "Packets", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CaptureTests", dependencies: ["Capture"], swiftSettings: strict),
         .testTarget(

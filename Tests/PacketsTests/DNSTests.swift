@@ -1,3 +1,4 @@
+import Flows
 import Packets
 import TestSupport
 import Testing

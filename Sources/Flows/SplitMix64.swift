@@ -1,5 +1,5 @@
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny seeded generator, so every run of a test sees the same
-/// "random" input.
+/// SplitMix64 (Steele, Lea, Flood 2014): a tiny, fast seeded generator. It draws the flow uids (good enough for
+/// identifiers that need only be unique) and the tests' reproducible "random" input.
 public struct SplitMix64: RandomNumberGenerator {
     public var state: UInt64
 
