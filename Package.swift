@@ -84,6 +84,10 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // configuration files (one TOML-subset format for every program) and address prefixes for allow-lists
+        .target(name: "Config", dependencies: ["Packets"], swiftSettings: strict),
+        // detection: streaming detectors on event time over every sensor's records -> alerts
+        .target(name: "Detect", dependencies: ["Config", "Flows", "Packets"], swiftSettings: strict),
         // storage: the RecordStore protocol and its SQLite implementation (records + per-sensor committed sequence)
         .target(name: "Store", dependencies: ["Flows", "Packets", "CSQLite3"], swiftSettings: hotPath),
         // certificates: a private CA, the collector's and each sensor's certificate (swift-certificates)
@@ -172,6 +176,9 @@ let package = Package(
             name: "StoreTests", dependencies: ["Store", "Flows", "Packets", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "ReportTests", dependencies: ["Report", "Store", "Flows", "Packets", "Sensor", "TestSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "DetectTests", dependencies: ["Detect", "Config", "Flows", "Packets", "Sensor", "TestSupport"],
             swiftSettings: strict),
         .testTarget(name: "GeoTests", dependencies: ["Geo", "Packets"], swiftSettings: strict),
         .testTarget(name: "SpoolTests", dependencies: ["Spool"], swiftSettings: strict),

@@ -1,0 +1,71 @@
+import Flows
+
+/// One detector of the collector (and of `wirewatch analyze`): it consumes records in roughly event-time order and
+/// returns the alerts it raised or grew. An episode keeps one `AlertRecord.id` for its whole life, so returning the
+/// same id again means "this alert grew" and the store replaces it (DESIGN.md "Detection semantics").
+///
+/// Detectors run on event time (the records' packet timestamps). Records from several sensors whose clocks differ
+/// slightly, and flow records that are emitted when a flow ends (their `ts` is its start), arrive out of order by up
+/// to the engine's allowed lateness; `advance(to:)` is the watermark telling a detector that nothing older than
+/// `clock.event` minus that lateness is still to come.
+///
+/// A detector's state is bounded: it expires state on `advance(to:)` and holds at most its configured number of
+/// entries, evicting the oldest beyond that and counting the evictions in `usage` (never silently).
+public protocol Detector: AnyObject {
+    /// The detector's name in the config file's section, counters and docs (`scan`, `dns`, `volume`, ...).
+    var name: String { get }
+    /// Feeds one record; `clock.wall` is when the collector received it (nil offline).
+    func observe(_ record: Record, clock: DetectionClock) -> [AlertRecord]
+    /// Time moved on: close or raise what depends on time passing (a probe left unanswered, a silent sensor),
+    /// expire state older than the detector's windows.
+    func advance(to clock: DetectionClock) -> [AlertRecord]
+    /// State held now and evicted so far.
+    var usage: DetectorUsage { get }
+}
+
+/// The times a detector may look at: event time (the watermark of packet timestamps: the newest record time seen,
+/// minus the allowed lateness) and, live, the collector's wall clock (nil offline, where only event time exists).
+public struct DetectionClock: Hashable, Sendable {
+    public var event: Double
+    public var wall: Double?
+
+    public init(event: Double, wall: Double? = nil) {
+        self.event = event
+        self.wall = wall
+    }
+}
+
+/// How much state a detector holds: entries (sources, clients, sensors, ...) now, an estimate of their bytes, and
+/// entries evicted because a cap was reached.
+public struct DetectorUsage: Hashable, Sendable {
+    public var name: String
+    public var entries: Int
+    public var approximateBytes: Int
+    public var evicted: UInt64
+
+    public init(name: String, entries: Int, approximateBytes: Int, evicted: UInt64) {
+        self.name = name
+        self.entries = entries
+        self.approximateBytes = approximateBytes
+        self.evicted = evicted
+    }
+}
+
+/// Alert ids: stable for an episode, short, and the same on every run over the same input (so `analyze` twice
+/// gives the same ids, and a live collector's updates replace the stored alert).
+public enum AlertID {
+    /// `kind` prefix + 16 hex digits of FNV-1a over the episode key and its start time in microseconds.
+    public static func make(kind: AlertKind, key: String, start: Double) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ byte: UInt8) {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        for byte in key.utf8 { mix(byte) }
+        mix(0)
+        let micros = start.isFinite ? Int64((start * 1_000_000).rounded()) : 0
+        withUnsafeBytes(of: micros.littleEndian) { for byte in $0 { mix(byte) } }
+        let hex = String(hash, radix: 16)
+        return kind.rawValue + "-" + String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
