@@ -1,0 +1,115 @@
+import Config
+import Flows
+
+/// Runs every detector over the records of every sensor on one event-time clock, as the collector's ingest and
+/// `wirewatch analyze` do, and returns each episode's newest version of its alert.
+///
+/// Event time is the records' packet time. Records from several sensors interleave, and a flow record is emitted
+/// when its flow ends although its `ts` is the start, so the engine keeps a watermark: the newest event time seen
+/// (a flow's end, an interval's end) minus `lateness`. Detectors may treat anything older than the watermark as
+/// complete. The watermark never moves backwards, so a sensor whose clock runs behind cannot rewind it.
+///
+/// Not thread-safe: one owner (the collector's detection queue, or the analyze loop) drives it.
+public final class DetectionEngine {
+    public let detectors: [any Detector]
+    public let lateness: Double
+    private var newest = -Double.infinity
+    private var watermark = -Double.infinity
+    /// Records observed so far.
+    public private(set) var records: UInt64 = 0
+    /// Distinct episodes (alert ids) raised so far, by kind.
+    public private(set) var episodesByKind: [AlertKind: Int] = [:]
+    private var seenIDs: Set<String> = []
+    /// Ids remembered to count episodes; beyond it the count goes on without deduplication (counted).
+    static let maximumRememberedIDs = 100_000
+
+    public init(detectors: [any Detector], lateness: Double = EngineConfig().lateness) {
+        self.detectors = detectors
+        self.lateness = lateness
+    }
+
+    /// The event-time watermark the detectors were last advanced to (-infinity before any record).
+    public var eventWatermark: Double { watermark }
+
+    /// Observes `batch` in order, then advances the detectors to the new watermark; `wall` is the collector's
+    /// clock when the batch arrived (nil offline). Returns the alerts raised or grown, newest version of each.
+    public func process(_ batch: [Record], wall: Double? = nil) -> [AlertRecord] {
+        var raised: [AlertRecord] = []
+        for record in batch {
+            records += 1
+            let time = Self.eventTime(of: record)
+            if time.isFinite && time > newest { newest = time }
+            let clock = DetectionClock(event: watermark, wall: wall)
+            for detector in detectors { raised += detector.observe(record, clock: clock) }
+        }
+        if newest.isFinite && newest - lateness > watermark { watermark = newest - lateness }
+        return collect(raised + advanceAll(wall: wall))
+    }
+
+    /// Time passed without records (the collector's periodic tick): wall-clock checks such as a silent sensor.
+    public func tick(wall: Double) -> [AlertRecord] {
+        collect(advanceAll(wall: wall))
+    }
+
+    /// The input ended (offline): every record has arrived, so the watermark moves to the newest event time.
+    public func finish() -> [AlertRecord] {
+        if newest.isFinite && newest > watermark { watermark = newest }
+        return collect(advanceAll(wall: nil))
+    }
+
+    /// Each detector's state, for metrics and the memory benchmark.
+    public var usage: [DetectorUsage] { detectors.map(\.usage) }
+
+    private func advanceAll(wall: Double?) -> [AlertRecord] {
+        guard watermark.isFinite || wall != nil else { return [] }
+        let clock = DetectionClock(event: watermark, wall: wall)
+        return detectors.flatMap { $0.advance(to: clock) }
+    }
+
+    /// Keeps the last version of each id, in the order the ids first appeared, and counts new episodes.
+    private func collect(_ raised: [AlertRecord]) -> [AlertRecord] {
+        guard !raised.isEmpty else { return [] }
+        var position: [String: Int] = [:]
+        var out: [AlertRecord] = []
+        for alert in raised {
+            if let index = position[alert.id] {
+                out[index] = alert
+            } else {
+                position[alert.id] = out.count
+                out.append(alert)
+            }
+            if !seenIDs.contains(alert.id) {
+                episodesByKind[alert.kind, default: 0] += 1
+                if seenIDs.count < Self.maximumRememberedIDs { seenIDs.insert(alert.id) }
+            }
+        }
+        return out
+    }
+
+    /// When the evidence in a record ends: a flow's last packet, the end of a series interval, else its `ts`.
+    static func eventTime(of record: Record) -> Double {
+        switch record {
+        case .flow(let flow): return flow.ts + max(0, flow.duration)
+        case .series(let series): return series.ts + max(0, series.interval)
+        case .dns(let dns): return dns.ts
+        case .http(let http): return http.ts
+        case .tls(let tls): return tls.ts
+        case .stats(let stats): return stats.ts
+        }
+    }
+}
+
+/// The engine's own parameters (section `[engine]`).
+public struct EngineConfig: Hashable, Sendable {
+    /// How far behind the newest event time records may still arrive (other sensors' clocks, flows emitted when
+    /// they end): detectors treat time before `newest - lateness` as complete.
+    public var lateness: Double = 60
+
+    public init() {}
+
+    public init(section: ConfigSection) throws(ConfigError) {
+        var section = section
+        lateness = try section.double("lateness", default: lateness, in: 0...3600)
+        try section.checkUsed()
+    }
+}
