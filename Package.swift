@@ -118,7 +118,7 @@ let package = Package(
         .target(
             name: "Collector",
             dependencies: [
-                "Store", "Wire", "Flows", "Certs",
+                "Store", "Wire", "Flows", "Certs", "Detect",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -131,7 +131,7 @@ let package = Package(
         .executableTarget(
             name: "wirewatch-collector",
             dependencies: [
-                "Collector", "Store", "Wire", "Report", "Geo", "ToolMain",
+                "Collector", "Store", "Wire", "Report", "Geo", "ToolMain", "Detect", "Config", "Flows",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -145,7 +145,7 @@ let package = Package(
         .executableTarget(
             name: "wirewatch",
             dependencies: [
-                "Certs", "Store", "Flows", "Packets", "Report", "Geo",
+                "Certs", "Store", "Flows", "Packets", "Report", "Geo", "Detect", "Config", "Sensor", "Capture",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

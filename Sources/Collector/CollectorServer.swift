@@ -1,4 +1,6 @@
+import Detect
 import Dispatch
+import Flows
 import Foundation
 import Logging
 import NIOCore
@@ -55,6 +57,20 @@ public final class CollectorMetrics: Sendable {
     func connected() { sensorsConnected.add(1, ordering: .relaxed) }
     func disconnected() { sensorsConnected.subtract(1, ordering: .relaxed) }
     func refused() { connectionsRefused.add(1, ordering: .relaxed) }
+
+    private let alertsNew = Mutex<[AlertKind: Int]>([:])
+    private let alertUpdates = Atomic<Int>(0)
+
+    /// Episodes announced so far, by kind (grown episodes are counted in `alertUpdatesAnnounced`).
+    public var alertsByKind: [AlertKind: Int] { alertsNew.withLock { $0 } }
+    public var alertUpdatesAnnounced: Int { alertUpdates.load(ordering: .relaxed) }
+
+    func alerted(_ published: [PublishedAlert]) {
+        alertsNew.withLock { counts in
+            for item in published where !item.updated { counts[item.alert.kind, default: 0] += 1 }
+        }
+        alertUpdates.add(published.filter(\.updated).count, ordering: .relaxed)
+    }
 }
 
 /// The collector's TLS listener: accepts sensors with a certificate from the CA, and stores their batches.
@@ -62,16 +78,38 @@ public final class CollectorServer: Sendable {
     public let options: CollectorOptions
     public let metrics = CollectorMetrics()
     private let ingest: Ingest
+    private let detection: DetectionStage?
     private let tls: NIOSSLContext
     private let logger: Logger
     private let group: MultiThreadedEventLoopGroup
     private let listener = Mutex<(any Channel)?>(nil)
     private let retentionTimer = Mutex<(any DispatchSourceTimer)?>(nil)
 
-    public init(options: CollectorOptions, tls: NIOSSLContext, store: any RecordStore, logger: Logger) {
+    /// `detection`, when given, sees every newly stored record; its alerts are stored and passed to `onAlerts`
+    /// (the collector prints them).
+    public init(
+        options: CollectorOptions, tls: NIOSSLContext, store: any RecordStore, logger: Logger,
+        detection engine: sending DetectionEngine? = nil,
+        onAlerts: @escaping @Sendable ([PublishedAlert]) -> Void = { _ in }
+    ) {
         self.options = options
         self.tls = tls
-        self.ingest = Ingest(store: store)
+        let ingestBox = Mutex<Ingest?>(nil)
+        let metrics = metrics
+        var stage: DetectionStage?
+        if let engine {
+            stage = DetectionStage(engine: engine) { published in
+                metrics.alerted(published)
+                ingestBox.withLock { $0 }?.store(alerts: published.map(\.alert))
+                onAlerts(published)
+            }
+        }
+        self.detection = stage
+        var onStored: (@Sendable ([Record]) -> Void)?
+        if let stage { onStored = { records in stage.submit(records) } }
+        let ingest = Ingest(store: store, logger: logger, onStored: onStored)
+        ingestBox.withLock { $0 = ingest }
+        self.ingest = ingest
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.threads))
     }
@@ -102,6 +140,7 @@ public final class CollectorServer: Sendable {
         listener.withLock { $0 = channel }
         guard let address = channel.localAddress else { throw ChannelError.unknownLocalAddress }
         if let retention = options.retention { startRetention(keeping: retention) }
+        detection?.start()
         return address
     }
 
@@ -143,5 +182,11 @@ public final class CollectorServer: Sendable {
         ingest.waitUntilIdle()
         try? group.syncShutdownGracefully()
         ingest.waitUntilIdle()
+        // The detectors see the last batches, and their alerts are stored, before the store closes.
+        detection?.stop()
+        ingest.waitUntilIdle()
     }
+
+    /// Each detector's state (empty without detection).
+    public var detectorUsage: [DetectorUsage] { detection?.usage ?? [] }
 }

@@ -1,5 +1,6 @@
 import Dispatch
 import Flows
+import Logging
 import NIOCore
 import Store
 import Synchronization
@@ -26,8 +27,30 @@ final class Ingest: Sendable {
         var promise: EventLoopPromise<CommitOutcome>
     }
 
-    init(store: any RecordStore) {
+    /// Receives the records of each newly stored batch, on the ingest queue, after its commit (replays, which
+    /// store nothing, are not passed on): the detectors' input.
+    private let onStored: (@Sendable ([Record]) -> Void)?
+    private let logger: Logger
+
+    init(store: any RecordStore, logger: Logger, onStored: (@Sendable ([Record]) -> Void)? = nil) {
         self.store = store
+        self.logger = logger
+        self.onStored = onStored
+    }
+
+    /// Stores alerts (new episodes and grown ones) between the commits of batches.
+    func store(alerts: [AlertRecord]) {
+        queue.async {
+            do {
+                try self.store.upsertAlerts(alerts)
+            } catch {
+                self.logger.error("storing \(alerts.count) alerts failed: \(error)")
+            }
+        }
+    }
+
+    private func stored(_ batch: StoredBatch, _ outcome: CommitOutcome) {
+        if case .stored = outcome, let onStored { onStored(batch.records) }
     }
 
     /// Registers a (re)connecting sensor; the future holds the highest sequence committed for its boot id.
@@ -90,7 +113,10 @@ final class Ingest: Sendable {
         guard !live.isEmpty else { return }
         do {
             let outcomes = try store.commit(live.map(\.batch))
-            for (submitted, outcome) in zip(live, outcomes) { submitted.promise.succeed(outcome) }
+            for (submitted, outcome) in zip(live, outcomes) {
+                submitted.promise.succeed(outcome)
+                stored(submitted.batch, outcome)
+            }
         } catch {
             // Something in the group could not be stored: commit one by one, so only the batch at fault (and the
             // later batches of its connection) fail and everyone else's are stored.
@@ -100,7 +126,9 @@ final class Ingest: Sendable {
                     continue
                 }
                 do {
-                    submitted.promise.succeed(try store.commit(submitted.batch))
+                    let outcome = try store.commit(submitted.batch)
+                    submitted.promise.succeed(outcome)
+                    stored(submitted.batch, outcome)
                 } catch {
                     submitted.stream.failed.withLock { $0 = true }
                     submitted.promise.fail(error)

@@ -87,7 +87,7 @@ public final class DetectionEngine {
     }
 
     /// When the evidence in a record ends: a flow's last packet, the end of a series interval, else its `ts`.
-    static func eventTime(of record: Record) -> Double {
+    public static func eventTime(of record: Record) -> Double {
         switch record {
         case .flow(let flow): return flow.ts + max(0, flow.duration)
         case .series(let series): return series.ts + max(0, series.interval)

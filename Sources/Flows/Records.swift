@@ -347,6 +347,18 @@ public enum Record: Hashable, Sendable {
     case series(SeriesRecord)
     case stats(StatsRecord)
 
+    /// The sensor that made the record.
+    public var sensor: String {
+        switch self {
+        case .flow(let r): return r.sensor
+        case .dns(let r): return r.sensor
+        case .http(let r): return r.sensor
+        case .tls(let r): return r.sensor
+        case .series(let r): return r.sensor
+        case .stats(let r): return r.sensor
+        }
+    }
+
     public var typeName: String {
         switch self {
         case .flow: return "flow"

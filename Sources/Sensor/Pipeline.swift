@@ -54,6 +54,8 @@ public struct RunSummary: Sendable {
     public var warnings: [Warning] = []
     public var seconds: Double = 0
     public var weird: [String: UInt64] = [:]
+
+    public init() {}
 }
 
 /// capture → decode → flow table → sink, on the calling thread (which must not be a cooperative-pool thread

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Collector
+import Config
+import Detect
 import Dispatch
+import Flows
 import Foundation
 import Geo
 import Logging
@@ -64,8 +67,16 @@ struct CollectorCommand: ParsableCommand {
     @Option(name: .long, help: "Delete what is older than this (30m, 12h, 7d, 4w); default: keep everything.")
     var retention: String?
 
-    @Option(name: .long, help: "Configuration file.")
+    @Option(name: .long, help: "Configuration file: detector parameters and allow-lists (see docs/DETECTION.md).")
     var config: String?
+
+    @Option(
+        name: .customLong("scan-threshold"),
+        help: "Distinct ports or hosts probed within the scan window that make a port scan (overrides the file).")
+    var scanThreshold: Int?
+
+    @Option(name: .long, help: "How alerts are printed on standard output as they fire: text, json (lines) or none.")
+    var alerts: String = "text"
 
     @Option(
         name: .long,
@@ -87,8 +98,11 @@ struct CollectorCommand: ParsableCommand {
         if let retention, Self.seconds(retention) == nil {
             throw ValidationError("--retention: '\(retention)' is not a duration like 30m, 12h, 7d or 4w")
         }
-        if config != nil {
-            throw ValidationError("--config: configuration files are not supported by this build yet; use options")
+        if let scanThreshold, scanThreshold < 2 || scanThreshold > 65535 {
+            throw ValidationError("--scan-threshold must be between 2 and 65535")
+        }
+        if !["text", "json", "none"].contains(alerts) {
+            throw ValidationError("--alerts must be text, json or none")
         }
     }
 
@@ -108,6 +122,13 @@ struct CollectorCommand: ParsableCommand {
 
     func run() throws {
         guard let (host, port) = parseListen() else { throw ExitCode(2) }
+        let detection = try Self.detectionSetup(config: config, scanThreshold: scanThreshold)
+        let engine: DetectionEngine
+        do {
+            engine = try detection.makeEngine()
+        } catch {
+            throw ConfigInputError(description: "--config: \(error)")
+        }
         let tls = try MutualTLS.serverContext(TLSFiles(caPath: tlsCA, certificatePath: tlsCert, keyPath: tlsKey))
         // Rollup deltas are written once a second for all the batches of that second (each key once), not in
         // every batch's transaction: the same exactly-once rollups at about twice the ingest rate.
@@ -134,7 +155,10 @@ struct CollectorCommand: ParsableCommand {
         options.retention = retention.flatMap(Self.seconds)
         var logger = Logger(label: "wirewatch-collector") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = .info
-        let server = CollectorServer(options: options, tls: tls, store: store, logger: logger)
+        let printer = AlertPrinter(format: alerts)
+        let server = CollectorServer(
+            options: options, tls: tls, store: store, logger: logger, detection: engine,
+            onAlerts: { printer.print($0) })
 
         let stop = DispatchSemaphore(value: 0)
         var sources: [any DispatchSourceSignal] = []
@@ -167,6 +191,53 @@ struct CollectorCommand: ParsableCommand {
     }
 }
 
+extension CollectorCommand {
+    /// The detector configuration: the `--config` file (whose sections must all be known) and the overrides.
+    static func detectionSetup(config: String?, scanThreshold: Int?) throws -> DetectionSetup {
+        var file = ConfigFile()
+        if let config {
+            do {
+                file = try ConfigFile(contentsOf: config)
+                try file.checkSections(known: DetectionSetup.sections)
+            } catch {
+                throw ConfigInputError(description: "--config: \(error)")
+            }
+        }
+        return DetectionSetup(file: file, scanThreshold: scanThreshold)
+    }
+}
+
+/// Prints alerts on standard output as they fire, one block (or JSON line) per alert, whole blocks only.
+final class AlertPrinter: Sendable {
+    let format: String
+    private let queue = DispatchQueue(label: "wirewatch.collector.alerts")
+
+    init(format: String) { self.format = format }
+
+    func print(_ published: [PublishedAlert]) {
+        guard format != "none" else { return }
+        let text = published.map { item in
+            // A blank line after each readable block keeps blocks apart across batches too.
+            format == "json" ? item.alert.jsonLine + "\n" : AlertText.block(item.alert, updated: item.updated) + "\n"
+        }.joined()
+        queue.async {
+            var out = text
+            out.withUTF8 { buffer in
+                var offset = 0
+                while offset < buffer.count {
+                    let written = write(1, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
+                    if written <= 0 { return }
+                    offset += written
+                }
+            }
+        }
+    }
+}
+
+struct ConfigInputError: Error, CustomStringConvertible {
+    var description: String
+}
+
 struct GeoInputError: Error, CustomStringConvertible {
     var description: String
 }
@@ -185,7 +256,7 @@ func printError(_ message: String) {
 enum Main {
     static func main() {
         ToolMain.run(CollectorCommand.self, program: "wirewatch-collector") { error in
-            error is TLSSetupError || error is StoreError || error is GeoInputError
+            error is TLSSetupError || error is StoreError || error is GeoInputError || error is ConfigInputError
         }
     }
 }

@@ -167,36 +167,42 @@ struct AlertsCommand: ParsableCommand {
                     from: range.from, to: range.to, kind: kind.flatMap(AlertKind.init(rawValue:)),
                     minimumSeverity: minimumSeverity.flatMap(AlertSeverity.init(rawValue:)), host: query.host,
                     sensor: query.sensor, limit: query.effectiveLimit))
-            let table = Table(
-                columns: [
-                    .init("last seen (UTC)"), .init("severity"), .init("kind"), .init("source"),
-                    .init("targets", .right),
-                    .init("ports"), .init("sensors"), .init("message"),
-                ],
-                rows: alerts.map {
-                    [
-                        TimeRange.format($0.lastTS, milliseconds: false), $0.severity.rawValue,
-                        "\($0.kind.rawValue)/\($0.subtype)", $0.src ?? "", String($0.targets.count),
-                        Units.ports($0.ports), $0.sensors.joined(separator: ","), $0.message,
-                    ]
-                })
-            switch query.format {
-            case .html: throw QueryError.badInput("--format html is for report; use table, json or csv")
-            case .json: try query.emit(JSONOutput.array(alerts.map(\.jsonLine)))
-            case .csv: try query.emit(table.csv())
-            case .table:
-                try query.emit(
-                    table.render(on: query.terminal) { row, column in
-                        guard column == 1 else { return nil }
-                        switch alerts[row].severity {
-                        case .high: return .red
-                        case .medium: return .yellow
-                        case .low: return .cyan
-                        }
-                    })
-            }
+            try query.emit(try AlertListing.text(alerts, format: query.format, terminal: query.terminal))
         } catch {
             throw CommandFailure.exitCode(for: error, command: "alerts")
+        }
+    }
+}
+
+/// The alert list of `alerts` and `analyze`: a table (severity in colour), CSV, or a JSON array of alert objects.
+enum AlertListing {
+    static func text(_ alerts: [AlertRecord], format: OutputFormat, terminal: Terminal) throws -> String {
+        let table = Table(
+            columns: [
+                .init("last seen (UTC)"), .init("severity"), .init("kind"), .init("source"),
+                .init("targets", .right),
+                .init("ports"), .init("sensors"), .init("message"),
+            ],
+            rows: alerts.map {
+                [
+                    TimeRange.format($0.lastTS, milliseconds: false), $0.severity.rawValue,
+                    "\($0.kind.rawValue)/\($0.subtype)", $0.src ?? "", String($0.targets.count),
+                    Units.ports($0.ports), $0.sensors.joined(separator: ","), $0.message,
+                ]
+            })
+        switch format {
+        case .html: throw QueryError.badInput("--format html is for report; use table, json or csv")
+        case .json: return JSONOutput.array(alerts.map(\.jsonLine))
+        case .csv: return table.csv()
+        case .table:
+            return table.render(on: terminal) { row, column in
+                guard column == 1 else { return nil }
+                switch alerts[row].severity {
+                case .high: return .red
+                case .medium: return .yellow
+                case .low: return .cyan
+                }
+            }
         }
     }
 }

@@ -11,7 +11,7 @@ struct Wirewatch: ParsableCommand {
         subcommands: [
             AlertsCommand.self, FlowsCommand.self, TopTalkersCommand.self, DNSCommand.self, HTTPCommand.self,
             TLSCommand.self, ProtocolsCommand.self, SensorsCommand.self, ReportCommand.self, ChartCommand.self,
-            CertsCommand.self,
+            AnalyzeCommand.self, CertsCommand.self,
         ]
     )
 

@@ -29,7 +29,8 @@ struct ConnectionCodecTests {
                 ByteToMessageHandler(FrameDecoder(maxFrameBytes: maxFrameBytes)))
             try channel.pipeline.syncOperations.addHandler(
                 SensorConnection(
-                    options: options, ingest: Ingest(store: store), logger: logger, metrics: CollectorMetrics(),
+                    options: options, ingest: Ingest(store: store, logger: logger), logger: logger,
+                    metrics: CollectorMetrics(),
                     certificateName: name))
             try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40000)).wait()
         }

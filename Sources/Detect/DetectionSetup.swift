@@ -1,0 +1,26 @@
+import Config
+
+/// Which detectors run and with what parameters: the config file's detector sections (`[engine]`, `[scan]`,
+/// `[dns]`, `[volume]`, `[ports]`, `[protocols]`, `[health]`; every key documented in docs/DETECTION.md) plus the
+/// command-line overrides. `makeEngine()` builds a fresh engine, so the collector and `wirewatch analyze` given the
+/// same file detect the same way.
+public struct DetectionSetup: Sendable {
+    public var file: ConfigFile
+    /// `--scan-threshold N`: distinct probes in the scan window that make a scan, overriding `[scan] threshold`.
+    public var scanThreshold: Int?
+
+    /// The config sections the detectors read.
+    public static let sections: Set<String> = ["engine", "scan", "dns", "volume", "ports", "protocols", "health"]
+
+    public init(file: ConfigFile = ConfigFile(), scanThreshold: Int? = nil) {
+        self.file = file
+        self.scanThreshold = scanThreshold
+    }
+
+    /// Builds every detector from its section; a bad value or an unknown key fails with the file, line and key.
+    public func makeEngine() throws(ConfigError) -> DetectionEngine {
+        let engine = try EngineConfig(section: file.section("engine"))
+        let detectors: [any Detector] = []
+        return DetectionEngine(detectors: detectors, lateness: engine.lateness)
+    }
+}
