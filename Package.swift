@@ -195,6 +195,7 @@ let package = Package(
             name: "TransportTests",
             dependencies: [
                 "Collector", "Shipper", "Spool", "Certs", "Store", "Wire", "Sensor", "Flows", "Packets", "TestSupport",
+                "Detect", "Config",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

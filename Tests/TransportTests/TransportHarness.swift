@@ -1,5 +1,6 @@
 import Certs
 import Collector
+import Detect
 import Flows
 import Foundation
 import Logging
@@ -82,7 +83,13 @@ final class TestCollector: Sendable {
     let port: Int
     let databasePath: String
 
-    init(pki: PKI, options: CollectorOptions = CollectorOptions(), databasePath: String? = nil) throws {
+    /// Alerts the collector published (stored and printed), in order.
+    let published = PublishedAlerts()
+
+    init(
+        pki: PKI, options: CollectorOptions = CollectorOptions(), databasePath: String? = nil,
+        detection: DetectionSetup? = nil
+    ) throws {
         self.databasePath = try databasePath ?? Harness.temporaryDirectory().appendingPathComponent("wirewatch.db").path
         store = try SQLiteStore(path: self.databasePath, synchronous: .normal)
         var options = options
@@ -91,8 +98,10 @@ final class TestCollector: Sendable {
         options.threads = 2
         let logs = logs
         let logger = Logger(label: "test-collector") { _ in CapturingLogHandler(sink: logs) }
+        let published = published
         server = CollectorServer(
-            options: options, tls: try MutualTLS.serverContext(pki.serverFiles), store: store, logger: logger)
+            options: options, tls: try MutualTLS.serverContext(pki.serverFiles), store: store, logger: logger,
+            detection: try detection?.makeEngine(), onAlerts: { published.append($0) })
         port = try server.start().port ?? 0
     }
 
@@ -105,6 +114,13 @@ final class TestCollector: Sendable {
     func jsonLines(sensor: String) throws -> [String] {
         try store.records(RecordQuery(sensor: sensor)).map(normalizedJSON).sorted()
     }
+}
+
+/// What a collector published, for the detection tests.
+final class PublishedAlerts: Sendable {
+    private let items = Mutex<[PublishedAlert]>([])
+    func append(_ alerts: [PublishedAlert]) { items.withLock { $0 += alerts } }
+    var all: [PublishedAlert] { items.withLock { $0 } }
 }
 
 /// A fixture name, or a capture the test wrote (absolute path).
