@@ -28,49 +28,13 @@ public struct CollectorOptions: Sendable {
     /// once a minute, in small transactions between the commits; nil keeps everything.
     public var retention: Double?
 
+    /// HOST and PORT of the HTTP endpoint with `/metrics` (Prometheus) and `/health`; nil: none.
+    public var metricsAddress: (host: String, port: Int)?
+
     /// The smallest maximum frame the collector accepts: sensors seal batches below 1 MiB.
     public static let minimumFrameBytes = 1 << 20
 
     public init() {}
-}
-
-/// Counters of what the collector did, for logs, tests and (later) the metrics endpoint.
-public final class CollectorMetrics: Sendable {
-    private let recordsStored = Atomic<Int>(0)
-    private let batchesStored = Atomic<Int>(0)
-    private let sensorsConnected = Atomic<Int>(0)
-    private let connectionsRefused = Atomic<Int>(0)
-    private let frameBytes = Atomic<Int>(0)
-
-    public var records: Int { recordsStored.load(ordering: .relaxed) }
-    public var batches: Int { batchesStored.load(ordering: .relaxed) }
-    public var connectedSensors: Int { sensorsConnected.load(ordering: .relaxed) }
-    public var refusedConnections: Int { connectionsRefused.load(ordering: .relaxed) }
-    /// Bytes of every frame received after Hello (batches and heartbeats), length prefixes included.
-    public var bytesReceived: Int { frameBytes.load(ordering: .relaxed) }
-
-    func stored(records count: Int) {
-        recordsStored.add(count, ordering: .relaxed)
-        batchesStored.add(1, ordering: .relaxed)
-    }
-    func received(frameBytes count: Int) { frameBytes.add(count, ordering: .relaxed) }
-    func connected() { sensorsConnected.add(1, ordering: .relaxed) }
-    func disconnected() { sensorsConnected.subtract(1, ordering: .relaxed) }
-    func refused() { connectionsRefused.add(1, ordering: .relaxed) }
-
-    private let alertsNew = Mutex<[AlertKind: Int]>([:])
-    private let alertUpdates = Atomic<Int>(0)
-
-    /// Episodes announced so far, by kind (grown episodes are counted in `alertUpdatesAnnounced`).
-    public var alertsByKind: [AlertKind: Int] { alertsNew.withLock { $0 } }
-    public var alertUpdatesAnnounced: Int { alertUpdates.load(ordering: .relaxed) }
-
-    func alerted(_ published: [PublishedAlert]) {
-        alertsNew.withLock { counts in
-            for item in published where !item.updated { counts[item.alert.kind, default: 0] += 1 }
-        }
-        alertUpdates.add(published.filter(\.updated).count, ordering: .relaxed)
-    }
 }
 
 /// The collector's TLS listener: accepts sensors with a certificate from the CA, and stores their batches.
@@ -83,6 +47,8 @@ public final class CollectorServer: Sendable {
     private let logger: Logger
     private let group: MultiThreadedEventLoopGroup
     private let listener = Mutex<(any Channel)?>(nil)
+    private let metricsListener = Mutex<(any Channel)?>(nil)
+    private let store: any RecordStore
     private let retentionTimer = Mutex<(any DispatchSourceTimer)?>(nil)
 
     /// `detection`, when given, sees every newly stored record; its alerts are stored and passed to `onAlerts`
@@ -94,6 +60,7 @@ public final class CollectorServer: Sendable {
     ) {
         self.options = options
         self.tls = tls
+        self.store = store
         let ingestBox = Mutex<Ingest?>(nil)
         let metrics = metrics
         var stage: DetectionStage?
@@ -105,8 +72,11 @@ public final class CollectorServer: Sendable {
             }
         }
         self.detection = stage
-        var onStored: (@Sendable ([Record]) -> Void)?
-        if let stage { onStored = { records in stage.submit(records) } }
+        let detection = stage
+        let onStored: @Sendable ([Record]) -> Void = { records in
+            metrics.storedEvents(records)
+            detection?.submit(records)
+        }
         let ingest = Ingest(store: store, logger: logger, onStored: onStored)
         ingestBox.withLock { $0 = ingest }
         self.ingest = ingest
@@ -144,6 +114,21 @@ public final class CollectorServer: Sendable {
         return address
     }
 
+    /// Binds the HTTP endpoint (`options.metricsAddress`); returns its address, nil when none is configured.
+    public func startMetrics() throws -> SocketAddress? {
+        guard let (host, port) = options.metricsAddress else { return nil }
+        let metrics = metrics
+        let detection = detection
+        let databasePath = (store as? SQLiteStore)?.path
+        let endpoint = MetricsEndpoint(metrics: metrics) {
+            metrics.refreshGauges(
+                databasePath: databasePath, detectors: detection?.usage ?? [], now: Date().timeIntervalSince1970)
+        }
+        let channel = try endpoint.bind(host: host, port: port, group: group)
+        metricsListener.withLock { $0 = channel }
+        return channel.localAddress
+    }
+
     /// Once a minute (and once at start): deletes what is older than `seconds`. The store deletes in small
     /// transactions and pauses between them, so commits keep going; this runs off the ingest thread.
     private func startRetention(keeping seconds: Double) {
@@ -173,6 +158,11 @@ public final class CollectorServer: Sendable {
             return channel
         }
         try? channel?.close().wait()
+        let metricsChannel = metricsListener.withLock { channel in
+            defer { channel = nil }
+            return channel
+        }
+        try? metricsChannel?.close().wait()
         retentionTimer.withLock { timer in
             timer?.cancel()
             timer = nil
