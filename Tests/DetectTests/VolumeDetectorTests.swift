@@ -1,9 +1,8 @@
 import Config
 import Detect
 import Flows
+import TestSupport
 import Testing
-
-@testable import TestSupport
 
 /// A series record of one sensor's interval.
 func seriesRecord(
