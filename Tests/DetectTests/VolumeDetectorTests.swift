@@ -277,4 +277,40 @@ func seriesRecord(
         #expect(detector.usage.entries == 2)  // s1 and the overall scope
         #expect(detector.lateRecords == 0)
     }
+
+    /// End to end on real series records: the interval of `mixed.pcap` (ping, DNS, IPv6 TCP: 53 packets) replayed as
+    /// 30 normal minutes, then the interval of `scan-syn.pcap` (an nmap SYN scan of hundreds of ports): a packets and
+    /// flows spike whose baseline and observed values are the two captures' own counts. The floors are lowered to
+    /// the fixtures' scale.
+    @Test func synScanIsASpikeOverRealTraffic() throws {
+        func series(_ file: String) throws -> SeriesRecord {
+            let records = try pipelineRecords(files: [Harness.fixture(file)], sensor: "s1", uidSeed: 1)
+            return try #require(
+                records.compactMap { if case .series(let s) = $0 { return s } else { return nil } }.first)
+        }
+        let normal = try series("mixed.pcap")
+        let scan = try series("scan-syn.pcap")
+        #expect(scan.packets > 3 * normal.packets && scan.flows > 3 * normal.flows)
+        var config = VolumeConfig()
+        config.minPackets = 100
+        config.minBytes = 10_000
+        config.minFlows = 20
+        let detector = VolumeDetector(config: config)
+        func feed(_ record: SeriesRecord, _ index: Int) -> [AlertRecord] {
+            var copy = record
+            copy.ts = Self.t0 + Double(index) * 60
+            copy.interval = 60
+            return detector.observe(.series(copy), clock: DetectionClock(event: copy.ts + 60))
+                + detector.advance(to: DetectionClock(event: copy.ts + 60 + config.lateness))
+        }
+        var alerts: [AlertRecord] = []
+        for index in 0..<30 { alerts += feed(normal, index) }
+        #expect(alerts.isEmpty)
+        alerts += feed(scan, 30)
+        let packets = try #require(alerts.first { $0.subtype == "packets" && $0.detail["scope"] == "sensor" })
+        #expect(packets.detail["baseline"] == .double(Double(normal.packets)))
+        #expect(packets.detail["observed"] == .double(Double(scan.packets)))
+        let flows = try #require(alerts.first { $0.subtype == "flows" && $0.detail["scope"] == "sensor" })
+        #expect(flows.detail["observed"] == .double(Double(scan.flows)))
+    }
 }
