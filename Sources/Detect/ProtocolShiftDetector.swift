@@ -122,7 +122,9 @@ public final class ProtocolShiftDetector: Detector {
                 lateRecords += 1
             } else {
                 var entry = pending[series.ts] ?? Pending()
-                for (name, counters) in series.perProtocol {
+                // In name order, so which names overflow into `other` does not depend on dictionary order.
+                for name in series.perProtocol.keys.sorted() {
+                    guard let counters = series.perProtocol[name] else { continue }
                     let value = Double(config.measure == "bytes" ? counters.bytes : counters.packets)
                     let key = entry.weights[name] != nil || entry.weights.count < config.maxProtocols ? name : "other"
                     entry.weights[key, default: 0] += value
