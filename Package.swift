@@ -138,6 +138,8 @@ let package = Package(
             dependencies: [
                 "Collector", "Store", "Wire", "Report", "Geo", "ToolMain", "Detect", "Config", "Flows",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

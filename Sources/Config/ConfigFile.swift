@@ -336,6 +336,41 @@ public struct ConfigSection: Sendable {
         return out
     }
 
+    // MARK: values that override nothing unless present (a program's options: the command line wins)
+
+    /// The key's text, nil when the key is absent.
+    public mutating func string(_ key: String, oneOf choices: [String]? = nil) throws(ConfigError) -> String? {
+        guard entries[key] != nil else {
+            used.insert(key)
+            return nil
+        }
+        return try string(key, default: "", oneOf: choices)
+    }
+
+    public mutating func int(_ key: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {
+        guard entries[key] != nil else {
+            used.insert(key)
+            return nil
+        }
+        return try int(key, default: range.lowerBound, in: range)
+    }
+
+    public mutating func bool(_ key: String) throws(ConfigError) -> Bool? {
+        guard entries[key] != nil else {
+            used.insert(key)
+            return nil
+        }
+        return try bool(key, default: false)
+    }
+
+    public mutating func strings(_ key: String) throws(ConfigError) -> [String]? {
+        guard entries[key] != nil else {
+            used.insert(key)
+            return nil
+        }
+        return try strings(key, default: [])
+    }
+
     /// Fails on a key that no getter read (misspelt or unknown).
     public func checkUsed() throws(ConfigError) {
         let unknown = entries.keys.filter { !used.contains($0) }.sorted {

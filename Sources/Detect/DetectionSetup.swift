@@ -20,7 +20,12 @@ public struct DetectionSetup: Sendable {
     /// Builds every detector from its section; a bad value or an unknown key fails with the file, line and key.
     public func makeEngine() throws(ConfigError) -> DetectionEngine {
         let engine = try EngineConfig(section: file.section("engine"))
-        let detectors: [any Detector] = []
+        let detectors: [any Detector] = [
+            VolumeDetector(config: try VolumeConfig(section: file.section("volume"))),
+            UnusualPortDetector(config: try UnusualPortConfig(section: file.section("ports"))),
+            ProtocolShiftDetector(config: try ProtocolShiftConfig(section: file.section("protocols"))),
+            SensorHealthDetector(config: try SensorHealthConfig(section: file.section("health"))),
+        ]
         return DetectionEngine(detectors: detectors, lateness: engine.lateness)
     }
 }

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Dispatch
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -31,6 +33,23 @@ public enum ToolMain {
             exit(isBadInput(error) ? 2 : 1)
         }
         exit(0)
+    }
+
+    /// Runs async work (a `ServiceGroup`) to its end from a synchronous `run()`, on the cooperative pool; the
+    /// calling thread (main, not a pool thread) waits.
+    public static func runBlocking(_ body: @escaping @Sendable () async throws -> Void) throws {
+        let outcome = Mutex<Result<Void, any Error>>(.success(()))
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            do {
+                try await body()
+            } catch {
+                outcome.withLock { $0 = .failure(error) }
+            }
+            done.signal()
+        }
+        done.wait()
+        try outcome.withLock { $0 }.get()
     }
 
     /// Writes `PROGRAM: message` and a newline to standard error in one write.

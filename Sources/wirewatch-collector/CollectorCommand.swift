@@ -9,8 +9,10 @@ import Geo
 import Logging
 import NIOCore
 import Report
+import ServiceLifecycle
 import Store
 import ToolMain
+import UnixSignals
 import Wire
 
 #if canImport(Glibc)
@@ -35,40 +37,48 @@ struct CollectorCommand: ParsableCommand {
             """)
 
     @Option(name: .long, help: "Address and port to listen on (HOST:PORT; port 0 picks a free one).")
-    var listen: String
+    var listen: String?
 
     @Option(name: .customLong("tls-ca"), help: "CA certificate (PEM) that sensor certificates must chain to.")
-    var tlsCA: String
+    var tlsCA: String?
 
     @Option(name: .customLong("tls-cert"), help: "The collector's certificate (PEM).")
-    var tlsCert: String
+    var tlsCert: String?
 
     @Option(name: .customLong("tls-key"), help: "The collector's private key (PEM).")
-    var tlsKey: String
+    var tlsKey: String?
 
     @Option(name: .long, help: "SQLite database file (created if missing).")
-    var db: String
+    var db: String?
 
     @Option(name: .long, help: "Allow only this sensor name (repeat for several; default: any name the CA signed).")
     var allow: [String] = []
 
     @Option(name: .customLong("max-frame-bytes"), help: "Largest frame accepted, bytes (at least 1 MiB).")
-    var maxFrameBytes = WireProtocol.defaultMaxFrameBytes
+    var maxFrameBytes: Int?
 
     @Option(name: .long, help: "Unacknowledged batches a sensor may have in flight.")
-    var window: UInt32 = 16
+    var window: Int?
 
     @Option(name: .customLong("idle-timeout"), help: "Seconds without a frame after which a connection is closed.")
-    var idleTimeout: Int64 = 60
+    var idleTimeout: Int?
 
     @Option(name: .long, help: "Durability of each commit: 'full' (fsync before the ack) or 'normal'.")
-    var durability: String = "full"
+    var durability: String?
 
     @Option(name: .long, help: "Delete what is older than this (30m, 12h, 7d, 4w); default: keep everything.")
     var retention: String?
 
-    @Option(name: .long, help: "Configuration file: detector parameters and allow-lists (see docs/DETECTION.md).")
+    @Option(
+        name: .long,
+        help: """
+            Configuration file: a [collector] section with these options' values (the command line wins) and the \
+            detector sections (see docs/DETECTION.md and deploy/config/collector.conf).
+            """)
     var config: String?
+
+    @Option(name: .long, help: "HOST:PORT of an HTTP endpoint serving /metrics (Prometheus) and /health.")
+    var metrics: String?
 
     @Option(
         name: .customLong("scan-threshold"),
@@ -76,23 +86,41 @@ struct CollectorCommand: ParsableCommand {
     var scanThreshold: Int?
 
     @Option(name: .long, help: "How alerts are printed on standard output as they fire: text, json (lines) or none.")
-    var alerts: String = "text"
+    var alerts: String?
 
     @Option(
         name: .long,
         help: "MaxMind or DB-IP .mmdb file (City/Country, ASN; repeatable), recorded for the query tool's reports.")
     var geoip: [String] = []
 
-    func validate() throws {
+    mutating func validate() throws {
+        if let config {
+            do {
+                let file = try ConfigFile(contentsOf: config)
+                try file.checkSections(known: DetectionSetup.sections.union(["collector"]))
+                try merge(file.section("collector"))
+            } catch {
+                throw ValidationError("--config: \(error)")
+            }
+        }
+        guard listen != nil else { throw ValidationError("give --listen HOST:PORT (or listen in [collector])") }
+        guard tlsCA != nil, tlsCert != nil, tlsKey != nil else {
+            throw ValidationError(
+                "give --tls-ca, --tls-cert and --tls-key (or tls-ca, tls-cert, tls-key in [collector])")
+        }
+        guard db != nil else { throw ValidationError("give --db PATH (or db in [collector])") }
         guard parseListen() != nil else {
-            throw ValidationError("--listen: '\(listen)' is not HOST:PORT (IPv6 as [ADDR]:PORT, port 0-65535)")
+            throw ValidationError("--listen: '\(listen ?? "")' is not HOST:PORT (IPv6 as [ADDR]:PORT, port 0-65535)")
         }
-        if maxFrameBytes < CollectorOptions.minimumFrameBytes {
-            throw ValidationError("--max-frame-bytes must be at least \(CollectorOptions.minimumFrameBytes)")
+        if let metrics, Self.hostPort(metrics) == nil {
+            throw ValidationError("--metrics: '\(metrics)' is not HOST:PORT (IPv6 as [ADDR]:PORT, port 0-65535)")
         }
-        if window < 1 || window > 1024 { throw ValidationError("--window must be between 1 and 1024") }
-        if idleTimeout < 1 { throw ValidationError("--idle-timeout must be at least 1 second") }
-        if durability != "full" && durability != "normal" {
+        if let maxFrameBytes, maxFrameBytes < CollectorOptions.minimumFrameBytes || maxFrameBytes > Int(Int32.max) {
+            throw ValidationError("--max-frame-bytes must be between \(CollectorOptions.minimumFrameBytes) and 2^31-1")
+        }
+        if let window, window < 1 || window > 1024 { throw ValidationError("--window must be between 1 and 1024") }
+        if let idleTimeout, idleTimeout < 1 { throw ValidationError("--idle-timeout must be at least 1 second") }
+        if let durability, durability != "full" && durability != "normal" {
             throw ValidationError("--durability must be 'full' or 'normal'")
         }
         if let retention, Self.seconds(retention) == nil {
@@ -101,9 +129,45 @@ struct CollectorCommand: ParsableCommand {
         if let scanThreshold, scanThreshold < 2 || scanThreshold > 65535 {
             throw ValidationError("--scan-threshold must be between 2 and 65535")
         }
-        if !["text", "json", "none"].contains(alerts) {
+        if let alerts, !["text", "json", "none"].contains(alerts) {
             throw ValidationError("--alerts must be text, json or none")
         }
+    }
+
+    /// Takes the `[collector]` values of the options not given on the command line.
+    /// Every key is read whatever the command line says, so a misspelt key is refused either way (and
+    /// ArgumentParser may validate more than once).
+    private mutating func merge(_ section: ConfigSection) throws {
+        var section = section
+        let fileListen = try section.string("listen")
+        listen = listen ?? fileListen
+        let fileTlsCA = try section.string("tls-ca")
+        tlsCA = tlsCA ?? fileTlsCA
+        let fileTlsCert = try section.string("tls-cert")
+        tlsCert = tlsCert ?? fileTlsCert
+        let fileTlsKey = try section.string("tls-key")
+        tlsKey = tlsKey ?? fileTlsKey
+        let fileDb = try section.string("db")
+        db = db ?? fileDb
+        let allowed = try section.strings("allow")
+        if allow.isEmpty { allow = allowed ?? [] }
+        let fileRetention = try section.string("retention")
+        retention = retention ?? fileRetention
+        let fileDurability = try section.string("durability", oneOf: ["full", "normal"])
+        durability = durability ?? fileDurability
+        let paths = try section.strings("geoip")
+        if geoip.isEmpty { geoip = paths ?? [] }
+        let fileAlerts = try section.string("alerts", oneOf: ["text", "json", "none"])
+        alerts = alerts ?? fileAlerts
+        let fileMetrics = try section.string("metrics")
+        metrics = metrics ?? fileMetrics
+        let fileMaxFrameBytes = try section.int("max-frame-bytes", in: 1...Int(Int32.max))
+        maxFrameBytes = maxFrameBytes ?? fileMaxFrameBytes
+        let fileWindow = try section.int("window", in: 1...1024)
+        window = window ?? fileWindow
+        let fileIdleTimeout = try section.int("idle-timeout", in: 1...86_400)
+        idleTimeout = idleTimeout ?? fileIdleTimeout
+        try section.checkUsed()
     }
 
     /// A `--retention` duration in seconds (at least one minute).
@@ -111,17 +175,22 @@ struct CollectorCommand: ParsableCommand {
         TimeRange.duration(text).flatMap { $0 >= 60 ? $0 : nil }
     }
 
-    func parseListen() -> (host: String, port: Int)? {
-        guard let colon = listen.lastIndex(of: ":") else { return nil }
-        var host = String(listen[..<colon])
-        guard let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+    func parseListen() -> (host: String, port: Int)? { listen.flatMap(Self.hostPort) }
+
+    /// HOST:PORT or [IPv6]:PORT, port 0-65535.
+    static func hostPort(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":") else { return nil }
+        var host = String(text[..<colon])
+        guard let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         guard !host.isEmpty else { return nil }
         return (host, port)
     }
 
     func run() throws {
-        guard let (host, port) = parseListen() else { throw ExitCode(2) }
+        guard let (host, port) = parseListen(), let listen, let tlsCA, let tlsCert, let tlsKey, let db else {
+            throw ExitCode(2)
+        }
         let detection = try Self.detectionSetup(config: config, scanThreshold: scanThreshold)
         let engine: DetectionEngine
         do {
@@ -130,8 +199,6 @@ struct CollectorCommand: ParsableCommand {
             throw ConfigInputError(description: "--config: \(error)")
         }
         let tls = try MutualTLS.serverContext(TLSFiles(caPath: tlsCA, certificatePath: tlsCert, keyPath: tlsKey))
-        // Rollup deltas are written once a second for all the batches of that second (each key once), not in
-        // every batch's transaction: the same exactly-once rollups at about twice the ingest rate.
         // Each --geoip file must open as a location or ASN database before anything starts.
         let geoipPaths = geoip.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         if !geoipPaths.isEmpty {
@@ -141,43 +208,65 @@ struct CollectorCommand: ParsableCommand {
                 throw GeoInputError(description: "--geoip: \(error)")
             }
         }
+        // Rollup deltas are written once a second for all the batches of that second (each key once), not in
+        // every batch's transaction: the same exactly-once rollups at about twice the ingest rate.
         let store = try SQLiteStore(
-            path: db, synchronous: durability == "full" ? .full : .normal, rollupDelay: .seconds(1))
+            path: db, synchronous: (durability ?? "full") == "full" ? .full : .normal, rollupDelay: .seconds(1))
         // The query tool geolocates top talkers with these files unless it is given its own.
         if !geoipPaths.isEmpty { try store.setSetting("geoip", to: geoipPaths.joined(separator: "\n")) }
         var options = CollectorOptions()
         options.host = host
         options.port = port
-        options.maxFrameBytes = maxFrameBytes
-        options.window = window
-        options.idleTimeout = .seconds(idleTimeout)
+        options.maxFrameBytes = maxFrameBytes ?? WireProtocol.defaultMaxFrameBytes
+        options.window = UInt32(window ?? 16)
+        options.idleTimeout = .seconds(Int64(idleTimeout ?? 60))
         options.allowList = allow.isEmpty ? nil : Set(allow)
         options.retention = retention.flatMap(Self.seconds)
+        options.metricsAddress = metrics.flatMap(Self.hostPort)
         var logger = Logger(label: "wirewatch-collector") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = .info
-        let printer = AlertPrinter(format: alerts)
+        let printer = AlertPrinter(format: alerts ?? "text")
         let server = CollectorServer(
             options: options, tls: tls, store: store, logger: logger, detection: engine,
             onAlerts: { printer.print($0) })
+        let service = CollectorService(server: server, store: store, listen: listen, logger: logger)
+        // SIGTERM and SIGINT start a graceful shutdown: stop accepting, store what was received, then exit 0.
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try ToolMain.runBlocking { try await group.run() }
+    }
+}
 
-        let stop = DispatchSemaphore(value: 0)
-        var sources: [any DispatchSourceSignal] = []
-        for signalNumber in [SIGTERM, SIGINT] {
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler { stop.signal() }
-            source.resume()
-            sources.append(source)
-        }
+/// The collector as a service of the process's `ServiceGroup`: listens until a graceful shutdown, then stops the
+/// server (every received batch committed and acknowledged, alerts stored) and closes the store.
+struct CollectorService: Service {
+    let server: CollectorServer
+    let store: SQLiteStore
+    let listen: String
+    let logger: Logger
+
+    func run() async throws {
         let address: SocketAddress
         do {
             address = try server.start()
         } catch {
             throw ListenError(address: listen, reason: "\(error)")
         }
-        var ready = "listening on \(address.ipAddress ?? host):\(address.port ?? port)\n"
+        do {
+            if let metricsAddress = try server.startMetrics() {
+                logger.info("metrics on http://\(metricsAddress.ipAddress ?? "?"):\(metricsAddress.port ?? 0)/metrics")
+            }
+        } catch {
+            server.stop()
+            throw ListenError(
+                address: "metrics \(server.options.metricsAddress.map { "\($0.host):\($0.port)" } ?? "")",
+                reason: "\(error)")
+        }
+        var ready = "listening on \(address.ipAddress ?? server.options.host):\(address.port ?? server.options.port)\n"
         ready.withUTF8 { _ = write(1, $0.baseAddress, $0.count) }
-        stop.wait()
+        // Returns on SIGTERM/SIGINT (graceful shutdown) or throws when the group is cancelled.
+        try? await gracefulShutdown()
         logger.info("stopping: storing what was received")
         server.stop()
         store.close()
@@ -187,7 +276,6 @@ struct CollectorCommand: ParsableCommand {
             stopped; \(metrics.records) records in \(metrics.batches) batches stored \
             (\(metrics.bytesReceived) bytes of batch frames received)
             """)
-        _ = sources
     }
 }
 
@@ -198,7 +286,7 @@ extension CollectorCommand {
         if let config {
             do {
                 file = try ConfigFile(contentsOf: config)
-                try file.checkSections(known: DetectionSetup.sections)
+                try file.checkSections(known: DetectionSetup.sections.union(["collector"]))
             } catch {
                 throw ConfigInputError(description: "--config: \(error)")
             }

@@ -94,3 +94,18 @@ import Testing
         #expect(NetworkPrefix("10.0.0.1/x") == nil)
     }
 }
+
+@Suite struct ConfigOverrideTests {
+    @Test func optionalGettersMarkKeysUsed() throws {
+        let file = try ConfigFile(parsing: "[c]\nlisten = \"a:1\"\nn = 3\nflag = true\nlist = [\"x\"]\n", path: "f")
+        var section = file.section("c")
+        var listen: String? = nil
+        listen = try listen ?? section.string("listen")
+        #expect(listen == "a:1")
+        #expect(try section.int("n", in: 1...5) == 3)
+        #expect(try section.bool("flag") == true)
+        #expect(try section.strings("list") == ["x"])
+        #expect(try section.string("absent") == nil)
+        try section.checkUsed()
+    }
+}
