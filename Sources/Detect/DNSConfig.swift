@@ -8,7 +8,7 @@ public struct DNSConfig: Hashable, Sendable {
     /// `episode-gap`: seconds of quiet after which an episode ends; the next one is a new alert with a new id.
     public var episodeGap: Double = 600
     /// `update-interval`: seconds of event time after which an episode that grew without reaching the next
-    /// reporting step (count doubled, new example or sensor, higher severity) is returned anyway.
+    /// reporting step (count doubled, a new sensor, higher severity) is returned anyway.
     public var updateInterval: Double = 60
     /// `dga-score`: a registered-domain label scoring at least this (`DNSDetector.dgaScore`, 0...1) is suspicious.
     public var dgaScore: Double = 0.45

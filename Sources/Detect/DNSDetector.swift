@@ -19,8 +19,10 @@ import Packets
 /// - `long-name`: a name longer than `long-name-length` or with a label over 63 characters (malformed, RFC 1035).
 ///
 /// Each (client, subtype[, domain]) is one episode and one alert id (`AlertID.make` over that key and the episode's
-/// start); the alert is returned when raised and again only when it grows: its count doubles, a new example name or
-/// a new sensor appears, or its severity rises. An episode ends after `episode-gap` seconds without evidence.
+/// start); the alert is returned when raised and again only when it grows enough: its count doubles, a new sensor
+/// sees it, or its severity rises (a new example name alone does not: for a DGA every query is one). Growth short of
+/// that is returned by `advance(to:)` once `update-interval` has passed, and when the episode ends after
+/// `episode-gap` seconds without evidence, so the stored alert ends up complete.
 ///
 /// Bounded state: at most `max-clients` clients (the least recently seen evicted, second-chance order), and per
 /// client at most `max-names-per-client` entries in each list; every eviction is counted in `usage.evicted`.
@@ -57,7 +59,7 @@ public final class DNSDetector: Detector {
         let state = clientState(client.description, at: ts)
         state.lastSeen = max(state.lastSeen, ts)
         state.sensors[dns.sensor] = max(state.sensors[dns.sensor] ?? ts, ts)
-        expireWindows(of: state, now: state.lastSeen)
+        expireWindows(of: state, now: state.lastSeen, allDomains: false)
         var alerts = endEpisodes(of: state, now: ts)
 
         // The same query seen by two sensors on its path, or twice by one, counts once; its sensor still joins
@@ -236,6 +238,7 @@ public final class DNSDetector: Detector {
 
     private func tunnel(_ name: DNSName, qtype: UInt16?, state: DNSClientState, _ context: Context) -> AlertRecord? {
         guard let domain = name.registeredDomain else { return nil }
+        state.expireTunnel(domain, before: state.lastSeen - config.window)
         if !context.duplicate {
             let entry = DNSTunnelQuery(
                 ts: context.ts, key: name.subdomain, longestLabel: name.longestSubdomainLabel,
@@ -314,8 +317,7 @@ public final class DNSDetector: Detector {
         let isNew = state.episodes[key] == nil
         let grew =
             isNew || episode.count >= 2 * max(1, episode.reported.count)
-            || episode.targets.count > episode.reported.targets || episode.sensors.count > episode.reported.sensors
-            || episode.severity > episode.reported.severity
+            || episode.sensors.count > episode.reported.sensors || episode.severity > episode.reported.severity
         if isNew && episode.subtype == "tunneling" { state.tunnelEpisodes += 1 }
         episode.message = describe(episode)
         guard grew else {
@@ -330,7 +332,7 @@ public final class DNSDetector: Detector {
 
     /// The episode's alert now, marked as returned.
     private func report(_ episode: inout DNSEpisode) -> AlertRecord {
-        episode.reported = (episode.count, episode.targets.count, episode.sensors.count, episode.severity)
+        episode.reported = (episode.count, episode.sensors.count, episode.severity)
         episode.reportedAt = episode.lastTS
         episode.pending = false
         return AlertRecord(
@@ -393,8 +395,10 @@ public final class DNSDetector: Detector {
         }
     }
 
-    private func expireWindows(of state: DNSClientState, now: Double) {
-        state.expireTunnel(before: now - config.window)
+    /// Expires the client's windows at `now`; the per-domain tunnel windows only with `allDomains` (on
+    /// `advance`), as `observe` expires the one domain it touches and should not walk a thousand of them per query.
+    private func expireWindows(of state: DNSClientState, now: Double, allDomains: Bool) {
+        if allDomains { state.expireTunnel(before: now - config.window) }
         _ = state.generated.expire(before: now - config.window)
         _ = state.nxdomains.expire(before: now - config.nxdomainWindow)
         _ = state.recent.expire(before: now - config.duplicateWindow)
@@ -406,9 +410,8 @@ public final class DNSDetector: Detector {
         let now = clock.event
         let keep = max(config.window, config.nxdomainWindow, config.episodeGap)
         var alerts: [AlertRecord] = []
-        for address in clients.keys.sorted() {
-            guard let state = clients[address] else { continue }
-            expireWindows(of: state, now: now)
+        for (address, state) in clients {
+            expireWindows(of: state, now: now, allDomains: true)
             alerts += endEpisodes(of: state, now: now)
             state.sensors = state.sensors.filter { now - $0.value <= keep }
             if state.isEmpty && now - state.lastSeen > keep { clients[address] = nil }
@@ -420,13 +423,14 @@ public final class DNSDetector: Detector {
                 rebuilt.append(entry)
             }
             var queued = Set(rebuilt.entries.map(\.key))
-            for (address, state) in clients.sorted(by: { $0.value.lastSeen < $1.value.lastSeen })
+            for (address, state) in clients.sorted(by: { ($0.value.lastSeen, $0.key) < ($1.value.lastSeen, $1.key) })
             where queued.insert(address).inserted {
                 rebuilt.append(DNSOrderEntry(ts: state.lastSeen, key: address))
             }
             order = rebuilt
         }
-        return alerts
+        // Clients are visited in hash order; the alerts are returned in a fixed one.
+        return alerts.sorted { ($0.lastTS, $0.id) < ($1.lastTS, $1.id) }
     }
 
     public var usage: DetectorUsage {
@@ -493,7 +497,11 @@ final class DNSClientState {
 
     /// Evicts the oldest query over all domains (the cap is per client, not per domain).
     func evictOldestTunnelQuery() {
-        guard let oldest = domains.min(by: { ($0.value.queries.first?.ts ?? 0) < ($1.value.queries.first?.ts ?? 0) })
+        // Ties broken by name: the dictionary's order differs from run to run, the choice must not.
+        guard
+            let oldest = domains.min(by: {
+                ($0.value.queries.first?.ts ?? 0, $0.key) < ($1.value.queries.first?.ts ?? 0, $1.key)
+            })
         else { return }
         var window = oldest.value
         window.removeFirst()
@@ -504,7 +512,7 @@ final class DNSClientState {
     func evictOldestTunnelEpisode() -> Bool {
         guard
             let oldest = episodes.filter({ $0.value.subtype == "tunneling" }).min(by: {
-                $0.value.lastTS < $1.value.lastTS
+                ($0.value.lastTS, $0.key) < ($1.value.lastTS, $1.key)
             })
         else { return false }
         episodes[oldest.key] = nil
@@ -513,12 +521,13 @@ final class DNSClientState {
     }
 
     func expireTunnel(before cutoff: Double) {
-        for (domain, window) in domains {
-            guard let first = window.queries.first, first.ts < cutoff else { continue }
-            var window = window
-            tunnelEntries -= window.expire(before: cutoff)
-            domains[domain] = window.queries.isEmpty ? nil : window
-        }
+        for domain in domains.keys { expireTunnel(domain, before: cutoff) }
+    }
+
+    func expireTunnel(_ domain: String, before cutoff: Double) {
+        guard var window = domains[domain], let first = window.queries.first, first.ts < cutoff else { return }
+        tunnelEntries -= window.expire(before: cutoff)
+        domains[domain] = window.queries.isEmpty ? nil : window
     }
 
     var approximateBytes: Int {
@@ -652,7 +661,7 @@ struct DNSEpisode {
     var seen = DNSCappedSet()
     var severity = AlertSeverity.low
     var detail: [String: AlertValue] = [:]
-    var reported: (count: Int, targets: Int, sensors: Int, severity: AlertSeverity) = (0, 0, 0, .low)
+    var reported: (count: Int, sensors: Int, severity: AlertSeverity) = (0, 0, .low)
     /// The event time of the last returned version.
     var reportedAt = 0.0
     /// Grew since the last returned version (held back by the rate limit).

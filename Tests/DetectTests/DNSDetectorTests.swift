@@ -228,7 +228,10 @@ let generatedDomains = [
             dnsRecord(name, ts: 2000 + Double(i), rcode: 3)
         }
         let flagged = generatedDomains.prefix(12).filter { DNSDetector.dgaScore($0).total >= DNSConfig().dgaScore }
-        let alerts = latest(feed(detector, records, flush: true))
+        let returned = feed(detector, records)
+        // Raised at the 5th name, returned again at the 10th (doubled), not for each new name in between.
+        #expect(returned.map(\.count) == Array([5, 10].prefix(flagged.count >= 10 ? 2 : 1)))
+        let alerts = latest(returned + detector.advance(to: DetectionClock(event: 5000)))
         let dga = try #require(alerts.first { $0.subtype == "high-entropy" })
         #expect(dga.count == flagged.count)
         #expect(dga.targets == flagged.map { DNSName($0).registeredDomain ?? "" })
@@ -263,6 +266,15 @@ let generatedDomains = [
         // The same 25 spread over 10 minutes: never 20 within 60 s.
         let slow = (0..<25).map { dnsRecord("missing\($0).example.org", ts: 3000 + Double($0) * 25, rcode: 3) }
         #expect(feed(DNSDetector(), slow).isEmpty)
+    }
+
+    @Test func reverseLookupsNeverAlert() {
+        // 40 failing PTR lookups of distinct IPv6 addresses in 20 s: long, many, NXDOMAIN, all under ip6.arpa.
+        let records = (0..<40).map { i in
+            let nibbles = (0..<32).map { String(($0 * 7 + i) % 16, radix: 16) }.joined(separator: ".")
+            return dnsRecord(nibbles + ".ip6.arpa", ts: 100 + Double(i) * 0.5, qtype: 12, rcode: 3)
+        }
+        #expect(feed(DNSDetector(), records, flush: true).isEmpty)
     }
 
     @Test func longNames() throws {
