@@ -96,7 +96,7 @@ public final class DNSDetector: Detector {
         let malformed = longestLabel > 63  // RFC 1035 §2.3.4: labels are 63 octets or less
         guard length > config.longNameLength || malformed else { return nil }
         let key = "long-name"
-        if var episode = state.episodes[key] {
+        if let episode = state.episodes[key] {
             episode.extend(ts: context.ts, sensor: context.sensor, target: name.full, maxTargets: config.maxExamples)
             if !context.duplicate { episode.count += 1 }
             episode.detail.raise("max_name_length", length)
@@ -106,7 +106,7 @@ public final class DNSDetector: Detector {
             return store(episode, describe: longNameMessage, in: state)
         }
         guard !context.duplicate else { return nil }
-        var episode = DNSEpisode(
+        let episode = DNSEpisode(
             subtype: "long-name", domain: nil, client: state.address, start: context.ts, sensors: [context.sensor])
         episode.targets = [name.full]
         episode.count = 1
@@ -133,16 +133,16 @@ public final class DNSDetector: Detector {
             capped(&state.nxdomains)
         }
         let key = "nxdomain-burst"
-        if var episode = state.episodes[key] {
+        if let episode = state.episodes[key] {
             episode.extend(ts: context.ts, sensor: context.sensor, target: name.full, maxTargets: config.maxExamples)
             if !context.duplicate { episode.count += 1 }
-            updateNXDetail(&episode, state)
+            updateNXDetail(episode, state)
             return store(episode, describe: nxMessage, in: state)
         }
         guard !context.duplicate, state.nxdomains.count >= config.nxdomainThreshold,
             let first = state.nxdomains.first
         else { return nil }
-        var episode = DNSEpisode(
+        let episode = DNSEpisode(
             subtype: "nxdomain-burst", domain: nil, client: state.address, start: first.ts,
             sensors: state.sensorsSince(first.ts))
         episode.sensors.insert(context.sensor)
@@ -152,11 +152,11 @@ public final class DNSDetector: Detector {
         for entry in state.nxdomains.entries where episode.targets.count < config.maxExamples {
             if !episode.targets.contains(entry.key) { episode.targets.append(entry.key) }
         }
-        updateNXDetail(&episode, state)
+        updateNXDetail(episode, state)
         return store(episode, describe: nxMessage, in: state)
     }
 
-    private func updateNXDetail(_ episode: inout DNSEpisode, _ state: DNSClientState) {
+    private func updateNXDetail(_ episode: DNSEpisode, _ state: DNSClientState) {
         let window = state.nxdomains
         episode.detail["nxdomain_in_window"] = .int(Int64(window.count))
         episode.detail["distinct_names"] = .int(Int64(window.distinct))
@@ -183,19 +183,19 @@ public final class DNSDetector: Detector {
             capped(&state.generated)
         }
         let key = "high-entropy"
-        if var episode = state.episodes[key] {
+        if let episode = state.episodes[key] {
             episode.extend(ts: context.ts, sensor: context.sensor, target: domain, maxTargets: config.maxExamples)
             if !context.duplicate && episode.seen.insert(domain, cap: config.maxNamesPerClient) {
                 episode.count += 1
                 if rcode == 3 { episode.detail.add("nxdomain_names", 1) }
             }
             episode.detail.raise("max_score", score.total)
-            updateDGADetail(&episode, state)
+            updateDGADetail(episode, state)
             return store(episode, describe: dgaMessage, in: state)
         }
         guard !context.duplicate, state.generated.distinct >= config.dgaMinNames, let first = state.generated.first
         else { return nil }
-        var episode = DNSEpisode(
+        let episode = DNSEpisode(
             subtype: "high-entropy", domain: nil, client: state.address, start: first.ts,
             sensors: state.sensorsSince(first.ts))
         episode.sensors.insert(context.sensor)
@@ -214,11 +214,11 @@ public final class DNSDetector: Detector {
             "max_score": .double(maxScore), "nxdomain_names": .int(Int64(nxNames)),
             "score_threshold": .double(config.dgaScore),
         ]
-        updateDGADetail(&episode, state)
+        updateDGADetail(episode, state)
         return store(episode, describe: dgaMessage, in: state)
     }
 
-    private func updateDGADetail(_ episode: inout DNSEpisode, _ state: DNSClientState) {
+    private func updateDGADetail(_ episode: DNSEpisode, _ state: DNSClientState) {
         let window = state.generated
         episode.detail["names_in_window"] = .int(Int64(window.distinct))
         let scores = window.entries.map(\.score)
@@ -244,17 +244,20 @@ public final class DNSDetector: Detector {
                 ts: context.ts, key: name.subdomain, longestLabel: name.longestSubdomainLabel,
                 data: qtype.map { Self.dataTypes.contains($0) } ?? false)
             state.addTunnelQuery(entry, domain: domain, labels: name.labels)
-            while state.tunnelEntries > config.maxNamesPerClient {
-                state.evictOldestTunnelQuery()
+            while state.tunnelEntries > config.maxNamesPerClient, state.evictOldestTunnelQuery() {
                 evicted += 1
+            }
+            // References to queries expired one domain at a time pile up between `advance` calls: sweep them.
+            if state.tunnelOrder.count > 2 * config.maxNamesPerClient + 64 {
+                state.expireTunnel(before: state.lastSeen - config.window)
             }
         }
         let key = "tunneling|" + domain
         let window = state.domains[domain]
-        if var episode = state.episodes[key] {
+        if let episode = state.episodes[key] {
             episode.extend(ts: context.ts, sensor: context.sensor, target: nil, maxTargets: config.maxExamples)
             if !context.duplicate { episode.count += 1 }
-            if let window { updateTunnelDetail(&episode, window) }
+            if let window { updateTunnelDetail(episode, window) }
             return store(episode, describe: tunnelMessage, in: state)
         }
         guard !context.duplicate, let window, window.queries.distinct >= config.tunnelUniqueSubdomains,
@@ -266,7 +269,7 @@ public final class DNSDetector: Detector {
             || stats.dataQueries >= config.tunnelTXTQueries || stats.bytes >= config.tunnelBytes
         guard carriesData else { return nil }
         if state.tunnelEpisodes >= config.maxNamesPerClient, state.evictOldestTunnelEpisode() { evicted += 1 }
-        var episode = DNSEpisode(
+        let episode = DNSEpisode(
             subtype: "tunneling", domain: domain, client: state.address, start: first.ts,
             sensors: state.sensorsSince(first.ts))
         episode.sensors.insert(context.sensor)
@@ -274,11 +277,11 @@ public final class DNSDetector: Detector {
         episode.raisedTS = context.ts
         episode.targets = [domain]
         episode.count = window.queries.count
-        updateTunnelDetail(&episode, window)
+        updateTunnelDetail(episode, window)
         return store(episode, describe: tunnelMessage, in: state)
     }
 
-    private func updateTunnelDetail(_ episode: inout DNSEpisode, _ window: DNSDomainWindow) {
+    private func updateTunnelDetail(_ episode: DNSEpisode, _ window: DNSDomainWindow) {
         let stats = window.stats
         episode.detail["domain"] = .string(episode.domain ?? "")
         episode.detail["zone"] = .string(window.zone)
@@ -312,7 +315,6 @@ public final class DNSDetector: Detector {
     private func store(_ episode: DNSEpisode, describe: (DNSEpisode) -> String, in state: DNSClientState)
         -> AlertRecord?
     {
-        var episode = episode
         let key = episode.key
         let isNew = state.episodes[key] == nil
         let grew =
@@ -320,18 +322,16 @@ public final class DNSDetector: Detector {
             || episode.sensors.count > episode.reported.sensors || episode.severity > episode.reported.severity
         if isNew && episode.subtype == "tunneling" { state.tunnelEpisodes += 1 }
         episode.message = describe(episode)
+        state.episodes[key] = episode
         guard grew else {
             episode.pending = true
-            state.episodes[key] = episode
             return nil
         }
-        let alert = report(&episode)
-        state.episodes[key] = episode
-        return alert
+        return report(episode)
     }
 
     /// The episode's alert now, marked as returned.
-    private func report(_ episode: inout DNSEpisode) -> AlertRecord {
+    private func report(_ episode: DNSEpisode) -> AlertRecord {
         episode.reported = (episode.count, episode.sensors.count, episode.severity)
         episode.reportedAt = episode.lastTS
         episode.pending = false
@@ -349,9 +349,7 @@ public final class DNSDetector: Detector {
         for (key, episode) in state.episodes.sorted(by: { $0.key < $1.key }) {
             let ended = now - episode.lastTS > config.episodeGap
             if episode.pending && (ended || now - episode.reportedAt >= config.updateInterval) {
-                var episode = episode
-                alerts.append(report(&episode))
-                state.episodes[key] = episode
+                alerts.append(report(episode))
             }
             if ended {
                 state.episodes[key] = nil
@@ -469,6 +467,9 @@ final class DNSClientState {
     /// Registered domain -> the queries under it within the window.
     var domains: [String: DNSDomainWindow] = [:]
     var tunnelEntries = 0
+    /// Every tunnel query in arrival order over all domains, to evict the oldest in O(1).
+    var tunnelOrder = DNSWindow<DNSTunnelRef>()
+    var nextSeq: UInt64 = 0
     var tunnelEpisodes = 0
     var generated = DNSWindow<DNSScoredEntry>()
     var nxdomains = DNSWindow<DNSNameEntry>()
@@ -489,24 +490,32 @@ final class DNSClientState {
     }
 
     func addTunnelQuery(_ entry: DNSTunnelQuery, domain: String, labels: [Substring]) {
-        var window = domains[domain] ?? DNSDomainWindow(domain: domain)
+        var entry = entry
+        entry.seq = nextSeq
+        nextSeq += 1
+        let window: DNSDomainWindow
+        if let existing = domains[domain] {
+            window = existing
+        } else {
+            window = DNSDomainWindow(domain: domain)
+            domains[domain] = window
+        }
         window.add(entry, labels: labels)
-        domains[domain] = window
+        tunnelOrder.append(DNSTunnelRef(ts: entry.ts, key: domain, seq: entry.seq))
         tunnelEntries += 1
     }
 
-    /// Evicts the oldest query over all domains (the cap is per client, not per domain).
-    func evictOldestTunnelQuery() {
-        // Ties broken by name: the dictionary's order differs from run to run, the choice must not.
-        guard
-            let oldest = domains.min(by: {
-                ($0.value.queries.first?.ts ?? 0, $0.key) < ($1.value.queries.first?.ts ?? 0, $1.key)
-            })
-        else { return }
-        var window = oldest.value
-        window.removeFirst()
-        tunnelEntries -= 1
-        domains[oldest.key] = window.queries.isEmpty ? nil : window
+    /// Evicts the oldest query over all domains (the cap is per client, not per domain), found through
+    /// `tunnelOrder`; references to queries that have expired meanwhile are skipped. `false` when none is left.
+    func evictOldestTunnelQuery() -> Bool {
+        while let ref = tunnelOrder.removeFirst() {
+            guard let window = domains[ref.key], window.queries.first?.seq == ref.seq else { continue }
+            window.removeFirst()
+            tunnelEntries -= 1
+            if window.queries.isEmpty { domains[ref.key] = nil }
+            return true
+        }
+        return false
     }
 
     func evictOldestTunnelEpisode() -> Bool {
@@ -520,46 +529,51 @@ final class DNSClientState {
         return true
     }
 
+    /// Expires every domain's queries older than `cutoff`, and their references in `tunnelOrder`.
     func expireTunnel(before cutoff: Double) {
         for domain in domains.keys { expireTunnel(domain, before: cutoff) }
+        _ = tunnelOrder.expire(before: cutoff)
     }
 
+    /// Expires one domain's queries; their references in `tunnelOrder` stay until evicted or expired with all.
     func expireTunnel(_ domain: String, before cutoff: Double) {
-        guard var window = domains[domain], let first = window.queries.first, first.ts < cutoff else { return }
+        guard let window = domains[domain], let first = window.queries.first, first.ts < cutoff else { return }
         tunnelEntries -= window.expire(before: cutoff)
-        domains[domain] = window.queries.isEmpty ? nil : window
+        if window.queries.isEmpty { domains[domain] = nil }
     }
 
     var approximateBytes: Int {
         var bytes = 256 + sensors.count * 64
-        for (domain, window) in domains { bytes += 96 + domain.utf8.count + window.approximateBytes }
+        for (domain, window) in domains { bytes += 64 + domain.utf8.count + window.approximateBytes }
+        bytes += tunnelOrder.approximateBytes
         bytes += generated.approximateBytes + nxdomains.approximateBytes + recent.approximateBytes
         for episode in episodes.values { bytes += episode.approximateBytes }
         return bytes
     }
 }
 
-/// The queries of one client under one registered domain within the window, with running sums.
-struct DNSDomainWindow {
+/// The queries of one client under one registered domain within the window, with running sums. A class: it is
+/// updated in place in its client's dictionary on every query (a struct would be copied there, queue and all).
+final class DNSDomainWindow {
     let domain: String
     var queries = DNSWindow<DNSTunnelQuery>()
     var bytes = 0
     var dataQueries = 0
     /// The longest common label suffix of the names seen under the domain (`t.tunnel.test` for a tunnel delegated
     /// below `tunnel.test`), kept while the domain has queries.
-    var zoneLabels: [Substring] = []
+    var zoneLabels: [String] = []
     private var seenAny = false
 
     init(domain: String) { self.domain = domain }
 
     var zone: String { zoneLabels.isEmpty ? domain : zoneLabels.joined(separator: ".") }
 
-    mutating func add(_ entry: DNSTunnelQuery, labels: [Substring]) {
+    func add(_ entry: DNSTunnelQuery, labels: [Substring]) {
         queries.append(entry)
         bytes += entry.key.utf8.count
         if entry.data { dataQueries += 1 }
         if !seenAny {
-            zoneLabels = labels
+            zoneLabels = labels.map(String.init)
             seenAny = true
         } else {
             var common = 0
@@ -572,17 +586,17 @@ struct DNSDomainWindow {
         }
     }
 
-    mutating func removeFirst() {
+    func removeFirst() {
         if let entry = queries.removeFirst() { forget(entry) }
     }
 
-    mutating func expire(before cutoff: Double) -> Int {
+    func expire(before cutoff: Double) -> Int {
         let removed = queries.expire(before: cutoff)
         for entry in removed { forget(entry) }
         return removed.count
     }
 
-    private mutating func forget(_ entry: DNSTunnelQuery) {
+    private func forget(_ entry: DNSTunnelQuery) {
         bytes -= entry.key.utf8.count
         if entry.data { dataQueries -= 1 }
     }
@@ -605,7 +619,7 @@ struct DNSDomainWindow {
             meanLength: n > 0 ? Double(bytes) / Double(n) : 0, span: span)
     }
 
-    var approximateBytes: Int { queries.approximateBytes + zoneLabels.count * 32 }
+    var approximateBytes: Int { 96 + queries.approximateBytes + zoneLabels.reduce(0) { $0 + 32 + $1.utf8.count } }
 }
 
 /// One query under a registered domain: its subdomain part (the key), its longest label, whether its type carries
@@ -615,6 +629,15 @@ struct DNSTunnelQuery: DNSWindowEntry {
     var key: String
     var longestLabel: Int
     var data: Bool
+    /// Its number among the client's tunnel queries, set when added.
+    var seq: UInt64 = 0
+}
+
+/// A tunnel query's place in its client's arrival order: its domain (the key) and number.
+struct DNSTunnelRef: DNSWindowEntry {
+    var ts: Double
+    var key: String
+    var seq: UInt64
 }
 
 /// A suspicious (DGA-like) registered domain looked up, with its score and whether it was NXDOMAIN.
@@ -643,8 +666,9 @@ struct DNSOrderEntry: DNSWindowEntry {
     var key: String
 }
 
-/// One open episode of one client: what its alert says and what it said when last returned.
-struct DNSEpisode {
+/// One open episode of one client: what its alert says and what it said when last returned. A class, updated in
+/// place in its client's dictionary (a struct would copy its name set on every query).
+final class DNSEpisode {
     let subtype: String
     let domain: String?
     let client: String
@@ -683,7 +707,7 @@ struct DNSEpisode {
 
     var key: String { domain.map { subtype + "|" + $0 } ?? subtype }
 
-    mutating func extend(ts: Double, sensor: String, target: String?, maxTargets: Int) {
+    func extend(ts: Double, sensor: String, target: String?, maxTargets: Int) {
         firstTS = min(firstTS, ts)
         lastTS = max(lastTS, ts)
         sensors.insert(sensor)
