@@ -32,7 +32,7 @@ public final class DNSDetector: Detector {
 
     private var clients: [String: DNSClientState] = [:]
     /// Clients in the order they were (re)queued, for second-chance eviction of the least recently seen.
-    private var order = DNSWindow<DNSOrderEntry>()
+    private var order = DNSWindow<DNSTimedKey>()
     private var evicted: UInt64 = 0
 
     public init(config: DNSConfig = DNSConfig()) {
@@ -67,7 +67,7 @@ public final class DNSDetector: Detector {
         let duplicateKey = "\(dns.transID)|\(dns.qtype ?? 0)|\(dns.rcode ?? 999)|\(name.full)"
         let duplicate = state.recent.keys[duplicateKey] != nil
         if !duplicate {
-            state.recent.append(DNSRecentQuery(ts: ts, key: duplicateKey))
+            state.recent.append(DNSTimedKey(ts: ts, key: duplicateKey))
             capped(&state.recent)
         }
 
@@ -129,7 +129,7 @@ public final class DNSDetector: Detector {
     private func nxdomain(_ name: DNSName, rcode: UInt16?, state: DNSClientState, _ context: Context) -> AlertRecord? {
         guard rcode == 3 else { return nil }  // NXDOMAIN, RFC 1035 §4.1.1
         if !context.duplicate {
-            state.nxdomains.append(DNSNameEntry(ts: context.ts, key: name.full))
+            state.nxdomains.append(DNSTimedKey(ts: context.ts, key: name.full))
             capped(&state.nxdomains)
         }
         let key = "nxdomain-burst"
@@ -366,7 +366,7 @@ public final class DNSDetector: Detector {
         while clients.count >= config.maxClients, evictLeastRecentClient() {}
         let state = DNSClientState(address: address, lastSeen: ts)
         clients[address] = state
-        order.append(DNSOrderEntry(ts: ts, key: address))
+        order.append(DNSTimedKey(ts: ts, key: address))
         return state
     }
 
@@ -376,7 +376,7 @@ public final class DNSDetector: Detector {
         while let entry = order.removeFirst() {
             guard let state = clients[entry.key] else { continue }
             if state.lastSeen > entry.ts {
-                order.append(DNSOrderEntry(ts: state.lastSeen, key: entry.key))
+                order.append(DNSTimedKey(ts: state.lastSeen, key: entry.key))
                 continue
             }
             clients[entry.key] = nil
@@ -416,14 +416,14 @@ public final class DNSDetector: Detector {
         }
         // Drop the order entries of clients that are gone or requeued, once they are most of the queue.
         if order.count > 2 * clients.count + 64 {
-            var rebuilt = DNSWindow<DNSOrderEntry>()
+            var rebuilt = DNSWindow<DNSTimedKey>()
             for entry in order.entries where clients[entry.key].map({ $0.lastSeen <= entry.ts }) ?? false {
                 rebuilt.append(entry)
             }
             var queued = Set(rebuilt.entries.map(\.key))
             for (address, state) in clients.sorted(by: { ($0.value.lastSeen, $0.key) < ($1.value.lastSeen, $1.key) })
             where queued.insert(address).inserted {
-                rebuilt.append(DNSOrderEntry(ts: state.lastSeen, key: address))
+                rebuilt.append(DNSTimedKey(ts: state.lastSeen, key: address))
             }
             order = rebuilt
         }
@@ -472,8 +472,8 @@ final class DNSClientState {
     var nextSeq: UInt64 = 0
     var tunnelEpisodes = 0
     var generated = DNSWindow<DNSScoredEntry>()
-    var nxdomains = DNSWindow<DNSNameEntry>()
-    var recent = DNSWindow<DNSRecentQuery>()
+    var nxdomains = DNSWindow<DNSTimedKey>()
+    var recent = DNSWindow<DNSTimedKey>()
     var episodes: [String: DNSEpisode] = [:]
 
     init(address: String, lastSeen: Double) {
@@ -601,6 +601,7 @@ final class DNSDomainWindow {
         if entry.data { dataQueries -= 1 }
     }
 
+    /// The window's figures a tunnel decision and its alert use.
     struct Stats {
         var bytes: Int
         var dataQueries: Int
@@ -648,20 +649,9 @@ struct DNSScoredEntry: DNSWindowEntry {
     var nxdomain: Bool
 }
 
-/// A name (an NXDOMAIN answer).
-struct DNSNameEntry: DNSWindowEntry {
-    var ts: Double
-    var key: String
-}
-
-/// A recently seen query (id, type, answer code, name), to count a query seen twice once.
-struct DNSRecentQuery: DNSWindowEntry {
-    var ts: Double
-    var key: String
-}
-
-/// A client in the eviction order.
-struct DNSOrderEntry: DNSWindowEntry {
+/// A key at a time: a name answered NXDOMAIN, a recently seen query (id, type, answer code, name) to count a query
+/// seen twice once, a client in the eviction order.
+struct DNSTimedKey: DNSWindowEntry {
     var ts: Double
     var key: String
 }

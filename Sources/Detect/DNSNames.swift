@@ -89,7 +89,7 @@ public struct DNSName: Hashable, Sendable {
 /// names contain digits (`office365`), and some families generate pronounceable names. So the score adds up
 /// evidence:
 /// - `entropy`: Shannon entropy of the label's characters in bits, 0 at 2.5 bits or less, 1 at 4 bits or more
-///   (random 16-character labels reach 3.6-4; dictionary words stay under 3.2);
+///   (random 16-character labels reach 3.6-4; most real names stay under 3.3, `stackoverflow` has 3.55);
 /// - `length`: 0 up to 8 characters, 1 from 20 (generated labels are long; popular ones short);
 /// - `digits`: the share of digits, 1 from one half (hex strings);
 /// - `consonants`: the longest run of consonants, 0 up to 3, 1 from 7 (`msftconnecttest` has 5);
@@ -233,21 +233,10 @@ struct DNSBigramModel: Sendable {
             }
         }
         self.table = table
-        func mean(_ chars: [UInt8]) -> Double {
-            var previous = Self.start
-            var sum = 0.0
-            for c in chars {
-                let next = Self.classOf(c)
-                sum += table[previous * width + next]
-                previous = next
-            }
-            sum += table[previous * width + Self.end]
-            return sum / Double(chars.count + 1)
-        }
         var wordSum = 0.0
         var wordCount = 0
         for word in words where word.utf8.count >= 6 {
-            wordSum += mean(Array(word.utf8))
+            wordSum += Self.meanLogLikelihood(Array(word.utf8), table: table)
             wordCount += 1
         }
         wordLevel = wordCount > 0 ? wordSum / Double(wordCount) : -2.5
@@ -269,7 +258,9 @@ struct DNSBigramModel: Sendable {
     }
 
     /// The mean natural-log likelihood per transition (start and end included) of `chars`.
-    func meanLogLikelihood(_ chars: [UInt8]) -> Double {
+    func meanLogLikelihood(_ chars: [UInt8]) -> Double { Self.meanLogLikelihood(chars, table: table) }
+
+    static func meanLogLikelihood(_ chars: [UInt8], table: [Double]) -> Double {
         let width = Self.classes + 1
         var previous = Self.start
         var sum = 0.0
