@@ -374,6 +374,7 @@ let generatedDomains = [
             [dns]
             window = 120
             episode-gap = 900
+            update-interval = 30
             dga-score = 0.6
             dga-min-names = 8
             tunnel-unique-subdomains = 50
@@ -395,6 +396,7 @@ let generatedDomains = [
         let config = try DNSConfig(section: file.section("dns"))
         #expect(config.window == 120)
         #expect(config.episodeGap == 900)
+        #expect(config.updateInterval == 30)
         #expect(config.dgaScore == 0.6)
         #expect(config.dgaMinNames == 8)
         #expect(config.tunnelUniqueSubdomains == 50)
