@@ -54,7 +54,9 @@ public final class DetectionEngine {
     /// The input ended (offline): every record has arrived, so the watermark moves to the newest event time.
     public func finish() -> [AlertRecord] {
         if newest.isFinite && newest > watermark { watermark = newest }
-        return collect(advanceAll(wall: nil))
+        guard watermark.isFinite else { return [] }
+        let clock = DetectionClock(event: watermark)
+        return collect(detectors.flatMap { $0.finish(at: clock) })
     }
 
     /// Each detector's state, for metrics and the memory benchmark.

@@ -21,6 +21,7 @@ public struct DetectionSetup: Sendable {
     public func makeEngine() throws(ConfigError) -> DetectionEngine {
         let engine = try EngineConfig(section: file.section("engine"))
         let detectors: [any Detector] = [
+            DNSDetector(config: try DNSConfig(section: file.section("dns"))),
             VolumeDetector(config: try VolumeConfig(section: file.section("volume"))),
             UnusualPortDetector(config: try UnusualPortConfig(section: file.section("ports"))),
             ProtocolShiftDetector(config: try ProtocolShiftConfig(section: file.section("protocols"))),

@@ -19,8 +19,21 @@ public protocol Detector: AnyObject {
     /// Time moved on: close or raise what depends on time passing (a probe left unanswered, a silent sensor),
     /// expire state older than the detector's windows.
     func advance(to clock: DetectionClock) -> [AlertRecord]
+    /// The input ended (offline: `wirewatch analyze`): nothing more will come, so every window may close and every
+    /// held-back update of an episode is returned. `clock.event` is the newest event time seen.
+    func finish(at clock: DetectionClock) -> [AlertRecord]
     /// State held now and evicted so far.
     var usage: DetectorUsage { get }
+}
+
+extension Detector {
+    /// By default the end of the input is time running on far past the last record: every window closes.
+    public func finish(at clock: DetectionClock) -> [AlertRecord] {
+        advance(to: DetectionClock(event: clock.event + Self.finishHorizon, wall: clock.wall))
+    }
+
+    /// How far past the last record `finish(at:)` runs the clock by default: a year, longer than any window.
+    public static var finishHorizon: Double { 365 * 86_400 }
 }
 
 /// The times a detector may look at: event time (the watermark of packet timestamps: the newest record time seen,

@@ -139,6 +139,10 @@ public final class SensorHealthDetector: Detector {
         return alerts
     }
 
+    /// At the end of the input only the time the records reached has passed: running the clock on (the default)
+    /// would make every sensor look silent.
+    public func finish(at clock: DetectionClock) -> [AlertRecord] { advance(to: clock) }
+
     public func advance(to clock: DetectionClock) -> [AlertRecord] {
         var alerts: [AlertRecord] = []
         for name in sensors.keys.sorted() {
