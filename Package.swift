@@ -81,7 +81,10 @@ let package = Package(
         .executableTarget(
             name: "wirewatch-sensor",
             dependencies: [
-                "Sensor", "Shipper", "Spool", "Wire", "Certs", "Capture", "Flows", "ToolMain",
+                "Sensor", "Shipper", "Spool", "Wire", "Certs", "Capture", "Flows", "ToolMain", "Config",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -70,6 +70,9 @@ public final class SensorPipeline {
     private var nextStats: Double?
     private var source = ""
     private var liveCounters: CaptureCounters?
+    /// Runs once the capture is open (files opened, or the interface opened with its filter), before the first
+    /// packet: where the sensor drops its privileges.
+    public var onCaptureOpened: (() throws -> Void)?
 
     public init(options: CaptureOptions, flow: FlowConfig, sink: any RecordSink) {
         self.options = options
@@ -95,6 +98,7 @@ public final class SensorPipeline {
     /// Reads the capture files in order as one stream of packet time, then flushes every flow.
     public func runFiles() throws -> RunSummary {
         let handles = try openFiles()
+        try onCaptureOpened?()
         let started = Self.monotonicSeconds()
         source = options.files.joined(separator: ",")
         fileLoop: for (handle, linkType) in handles {
@@ -131,6 +135,7 @@ public final class SensorPipeline {
                 source: interface, linkType: handle.linkTypeValue, name: handle.linkTypeName)
         }
         try handle.setNonBlocking()
+        try onCaptureOpened?()
         source = interface
         let started = Self.monotonicSeconds()
         var lastFlush = started

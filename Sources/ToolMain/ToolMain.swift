@@ -16,6 +16,13 @@ public enum ToolMain {
     public static func run<Command: ParsableCommand>(
         _ type: Command.Type, program: String, isBadInput: (any Error) -> Bool
     ) -> Never {
+        // A process started from a thread that blocks SIGTERM/SIGINT (Swift concurrency workers do) inherits the
+        // mask and would never see them: unblock them before any thread starts, so the graceful shutdown works.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        sigaddset(&stopSignals, SIGTERM)
+        sigaddset(&stopSignals, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
         var command: Command
         do {
             command = try Command.parse()

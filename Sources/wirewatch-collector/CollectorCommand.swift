@@ -233,7 +233,10 @@ struct CollectorCommand: ParsableCommand {
         // SIGTERM and SIGINT start a graceful shutdown: stop accepting, store what was received, then exit 0.
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: [
+                    ServiceGroupConfiguration.ServiceConfiguration(
+                        service: service, successTerminationBehavior: .gracefullyShutdownGroup)
+                ], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try ToolMain.runBlocking { try await group.run() }
     }
 }

@@ -1,13 +1,17 @@
 import ArgumentParser
 import Capture
 import Certs
+import Config
 import Flows
 import Foundation
+import Logging
 import NIOSSL
 import Sensor
+import ServiceLifecycle
 import Shipper
 import Spool
 import ToolMain
+import UnixSignals
 import Wire
 
 #if canImport(Glibc)
@@ -69,7 +73,7 @@ struct SensorCommand: ParsableCommand {
     var spool: String?
 
     @Option(name: .customLong("spool-size"), help: "Largest spool, MiB; beyond it the oldest batches are dropped.")
-    var spoolSizeMiB: Int = 1024
+    var spoolSizeMiB: Int?
 
     @Option(
         name: .customLong("drain-timeout"),
@@ -91,7 +95,7 @@ struct SensorCommand: ParsableCommand {
     var output: String?
 
     @Option(name: .long, help: "Live capture: bytes kept of each packet.")
-    var snaplen: Int32 = 262_144
+    var snaplen: Int32?
 
     @Flag(name: .customLong("no-promisc"), help: "Live capture: do not put the interface in promiscuous mode.")
     var noPromiscuous = false
@@ -129,7 +133,21 @@ struct SensorCommand: ParsableCommand {
     @Option(name: .customLong("uid-seed"), help: .hidden)
     var uidSeed: UInt64?
 
-    func validate() throws {
+    @Option(
+        name: .long,
+        help: "After opening the capture, drop root privileges to this user (and its group); needs root to start.")
+    var user: String?
+
+    mutating func validate() throws {
+        if let config {
+            do {
+                let file = try ConfigFile(contentsOf: config)
+                try file.checkSections(known: ["sensor"])
+                try merge(file.section("sensor"))
+            } catch {
+                throw ValidationError("--config: \(error)")
+            }
+        }
         if interface == nil && read.isEmpty {
             throw ValidationError("give --interface IFACE or --read FILE")
         }
@@ -146,13 +164,10 @@ struct SensorCommand: ParsableCommand {
                 throw ValidationError("--collector needs --tls-ca, --tls-cert and --tls-key")
             }
         }
-        if spoolSizeMiB < 1 { throw ValidationError("--spool-size must be at least 1 MiB") }
+        if let spoolSizeMiB, spoolSizeMiB < 1 { throw ValidationError("--spool-size must be at least 1 MiB") }
         if let drainTimeout, !(drainTimeout >= 0) { throw ValidationError("--drain-timeout must be 0 or more seconds") }
         if batchRecords < 1 || batchRecords > 100_000 {
             throw ValidationError("--batch-records must be between 1 and 100000")
-        }
-        if config != nil {
-            throw ValidationError("--config: configuration files are not supported by this build yet; use options")
         }
         if collector == nil && (tlsCA != nil || tlsCert != nil || tlsKey != nil || spool != nil || drainTimeout != nil)
         {
@@ -167,11 +182,48 @@ struct SensorCommand: ParsableCommand {
             throw ValidationError("\(option) must be a positive number of seconds")
         }
         if maxFlows < 1 { throw ValidationError("--max-flows must be at least 1") }
-        if snaplen < 64 { throw ValidationError("--snaplen must be at least 64") }
+        if let snaplen, snaplen < 64 { throw ValidationError("--snaplen must be at least 64") }
+        if let user, user.isEmpty { throw ValidationError("--user must not be empty") }
         if let size = bufferSizeMiB, size < 1 || size > 4096 {
             throw ValidationError("--buffer-size must be between 1 and 4096 MiB")
         }
         if let name, name.isEmpty || name.utf8.count > 255 { throw ValidationError("--name must be 1-255 bytes") }
+    }
+
+    /// Takes the `[sensor]` values of the options not given on the command line. Every key is read whatever the
+    /// command line says, so a misspelt key is refused either way.
+    private mutating func merge(_ section: ConfigSection) throws {
+        var section = section
+        let fileInterface = try section.string("interface")
+        let fileFilter = try section.string("filter")
+        let fileName = try section.string("name")
+        let fileCollector = try section.string("collector")
+        let fileCA = try section.string("tls-ca")
+        let fileCert = try section.string("tls-cert")
+        let fileKey = try section.string("tls-key")
+        let fileSpool = try section.string("spool")
+        let fileSpoolSize = try section.int("spool-size-mb", in: 1...1 << 30)
+        let fileSnaplen = try section.int("snaplen", in: 64...262_144)
+        let filePromiscuous = try section.bool("promiscuous")
+        let fileBuffer = try section.int("buffer-mb", in: 1...4096)
+        let fileUser = try section.string("user")
+        try section.checkUsed()
+        // A file naming an interface does not turn `--read FILE` runs into live ones.
+        if read.isEmpty { interface = interface ?? fileInterface }
+        filter = filter ?? fileFilter
+        name = name ?? fileName
+        collector = collector ?? fileCollector
+        if collector != nil {
+            tlsCA = tlsCA ?? fileCA
+            tlsCert = tlsCert ?? fileCert
+            tlsKey = tlsKey ?? fileKey
+            spool = spool ?? fileSpool
+        }
+        spoolSizeMiB = spoolSizeMiB ?? fileSpoolSize
+        snaplen = snaplen ?? fileSnaplen.map { Int32($0) }
+        if filePromiscuous == false { noPromiscuous = true }
+        bufferSizeMiB = bufferSizeMiB ?? fileBuffer.map { Int32($0) }
+        user = user ?? fileUser
     }
 
     /// HOST:PORT or [IPv6]:PORT.
@@ -205,7 +257,7 @@ struct SensorCommand: ParsableCommand {
         options.interface = interface
         options.filter = filter
         options.statsInterval = statsInterval
-        options.live.snaplen = snaplen
+        options.live.snaplen = snaplen ?? 262_144
         options.live.promiscuous = !noPromiscuous
         options.live.bufferSize = bufferSizeMiB.map { $0 * 1024 * 1024 }
         return options
@@ -219,6 +271,23 @@ struct SensorCommand: ParsableCommand {
     }
 
     func run() throws {
+        let command = self
+        // SIGTERM and SIGINT start a graceful shutdown: the capture stops, every open flow is flushed and, with a
+        // collector, shipped before the program exits.
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    // The capture ending (a file read to its end) ends the program, like a shutdown does.
+                    ServiceGroupConfiguration.ServiceConfiguration(
+                        service: CaptureService { try command.capture() },
+                        successTerminationBehavior: .gracefullyShutdownGroup)
+                ], gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: Logger(label: "wirewatch-sensor") { _ in SwiftLogNoOpLogHandler() }))
+        try ToolMain.runBlocking { try await group.run() }
+    }
+
+    /// What the `CaptureService` runs on its own thread.
+    func capture() throws {
         if collector != nil {
             try ship()
             return
@@ -231,7 +300,7 @@ struct SensorCommand: ParsableCommand {
         case .none: sink = counter
         }
         let pipeline = SensorPipeline(options: captureOptions(), flow: flowConfig(), sink: sink)
-        installStopSignalHandlers()
+        pipeline.onCaptureOpened = dropPrivileges
         let summary = interface != nil ? try pipeline.runLive() : try pipeline.runFiles()
         for warning in summary.warnings { printError(warning.description) }
         if mode == .none {
@@ -250,7 +319,7 @@ struct SensorCommand: ParsableCommand {
             throw TLSSetupError(
                 path: tlsCert, reason: "certificate is for sensor \"\(certified)\", not --name \"\(name)\"")
         }
-        let spool = try Spool(directory: self.spool, maxBytes: spoolSizeMiB << 20)
+        let spool = try Spool(directory: self.spool, maxBytes: (spoolSizeMiB ?? 1024) << 20)
         var options = ShipperOptions(host: host, port: port, sensorName: certified)
         options.source = read.isEmpty ? (interface ?? "") : read.joined(separator: ",")
         let client = CollectorClient(options: options, spool: spool, tls: tls) { printError($0) }
@@ -259,7 +328,7 @@ struct SensorCommand: ParsableCommand {
         batching.maxBytes = (1 << 20) - 64
         let sink = ShippingSink(spool: spool, options: batching) { client.batchesAppended() }
         let pipeline = SensorPipeline(options: captureOptions(), flow: flowConfig(sensorName: certified), sink: sink)
-        installStopSignalHandlers()
+        pipeline.onCaptureOpened = dropPrivileges
         client.start()
         let summary = interface != nil ? try pipeline.runLive() : try pipeline.runFiles()
         for warning in summary.warnings { printError(warning.description) }
@@ -283,6 +352,11 @@ struct SensorCommand: ParsableCommand {
                 message: "\(spool.pendingBatches) batches (\(spool.pendingRecords) records) not acknowledged by "
                     + "\(collector) (\(problem ?? "no answer")); \(whereTo)")
         }
+    }
+
+    /// `--user`: once the capture is open.
+    func dropPrivileges() throws {
+        if let user { try Privileges.drop(to: user) }
     }
 
     /// The sensor name the certificate carries; the collector only accepts a Hello with that name.
@@ -325,6 +399,32 @@ struct SensorCommand: ParsableCommand {
     }
 }
 
+/// The capture as a service of the process's `ServiceGroup`: the blocking libpcap loop runs on its own thread
+/// (never a cooperative-pool thread); a graceful shutdown asks it to stop, and the service ends when the loop has
+/// flushed and (with a collector) drained.
+struct CaptureService: Service {
+    let work: @Sendable () throws -> Void
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let thread = Thread {
+                    do {
+                        try work()
+                        continuation.resume()
+                    } catch {
+                        continuation.resume(throwing: error)
+                    }
+                }
+                thread.name = "wirewatch-capture"
+                thread.start()
+            }
+        } onGracefulShutdown: {
+            requestStop()
+        }
+    }
+}
+
 struct DrainError: Error, CustomStringConvertible {
     var message: String
     var description: String { message }
@@ -340,7 +440,7 @@ enum Main {
         ToolMain.run(SensorCommand.self, program: "wirewatch-sensor") { error in
             switch error {
             case CaptureError.readFailed: return false
-            case is CaptureError, is OutputError, is TLSSetupError, is SpoolError: return true
+            case is CaptureError, is OutputError, is TLSSetupError, is SpoolError, is PrivilegeError: return true
             default: return false
             }
         }

@@ -194,6 +194,8 @@ let flowCaptures = [
     "icmp.pcap", "udp-unreach.pcap", "scan-syn.pcap", "scans.pcap", "ipv6-tcp.pcap", "sll.pcap", "sll2.pcap",
     "fragments.pcap",
     "mixed.pcap", "vlan.pcap", "qinq.pcap", "rawip.pcap", "null.pcap",
+    // The detectors' labelled captures (Tests/Fixtures/make-detect-*-fixtures.sh).
+    "dns-tunnel.pcap", "dns-dga.pcap", "dns-benign.pcap",
 ]
 
 /// Flow records compared with tshark's per-packet view of the same capture.
