@@ -159,3 +159,89 @@ struct LiveCaptureTests {
         #expect((stats.int("packets_received") ?? 0) >= datagrams, "\(stats)")
     }
 }
+
+/// `--config` and `--user` on a live capture.
+@Suite("Live capture with a config file and --user")
+struct PrivilegeDropTests {
+    /// The uid the process runs as now, from /proc/PID/status ("Uid: real effective saved filesystem").
+    static func uids(pid: Int32) -> [UInt32] {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return [] }
+        let line = status.split(separator: "\n").first { $0.hasPrefix("Uid:") } ?? ""
+        return line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().compactMap { UInt32($0) }
+    }
+
+    // Capture: live, interface lo, the test's own UDP datagrams (as above); interface and filter come from the
+    // [sensor] section of a config file.
+    @Test("the sensor opens lo as root, then runs as 'nobody' and still captures", .timeLimit(.minutes(1)))
+    func dropsToNobodyAfterOpening() async throws {
+        let receiver = try LoopbackUDPSocket()
+        let sender = try LoopbackUDPSocket()
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = directory.appendingPathComponent("sensor.conf")
+        try """
+        # a sensor's configuration
+        [sensor]
+        interface = "lo"
+        filter = "udp port \(receiver.port)"
+        user = "nobody"
+        """.write(to: config, atomically: true, encoding: .utf8)
+        let output = directory.appendingPathComponent("live.jsonl")
+        let sensor = try ChildProcess(
+            try Harness.sensorBinary(), ["--config", config.path, "--emit", "jsonl", "--output", output.path])
+        try sensor.start()
+        guard getuid() == 0 else {
+            // Without root the switch cannot happen, and the sensor says so and what to do.
+            _ = await sensor.waitForExit(seconds: 10)
+            #expect(sensor.output().status != 0)
+            #expect(sensor.output().stderr.contains("--user nobody: switching users needs root"))
+            return
+        }
+        let nobody = try #require(getpwnam("nobody")).pointee.pw_uid
+        let deadline = Date().addingTimeInterval(10)
+        while !(hasPacketSocket(pid: sensor.pid) && Self.uids(pid: sensor.pid).first == nobody) {
+            guard sensor.process.isRunning, Date() < deadline else {
+                await sensor.killAndReap()
+                Issue.record("sensor did not capture as nobody within 10 s: \(sensor.output())")
+                return
+            }
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        // Real, effective, saved and filesystem uid are all nobody's: root cannot come back.
+        #expect(Self.uids(pid: sensor.pid) == [nobody, nobody, nobody, nobody])
+        try await Task.sleep(nanoseconds: 500_000_000)
+        for _ in 0..<3 {
+            try sender.send(Array("after the drop".utf8), toPort: receiver.port)
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        try await Task.sleep(nanoseconds: 700_000_000)
+        sensor.signal(SIGTERM)
+        #expect(await sensor.waitForExit(seconds: 10))
+        #expect(sensor.output().status == 0, "\(sensor.output().stderr)")
+        let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        let run = Sensor.parse(ProcessOutput(status: 0, stdout: text, stderr: ""))
+        let flows = run.flows.filter { $0.int("id.resp_p") == Int(receiver.port) }
+        #expect(flows.count == 1 && flows.first?.int("orig_pkts") == 3, "\(text)")
+    }
+
+    @Test("a config file with a misspelt key or a bad value is refused with its file, line and key")
+    func badConfigIsRefused() async throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = directory.appendingPathComponent("sensor.conf")
+        for (text, message) in [
+            ("[sensor]\nsnapln = 96\n", "sensor.conf:2: [sensor] snapln: unknown key"),
+            ("[sensor]\nsnaplen = 9\n", "sensor.conf:2: [sensor] snaplen: 9 is outside 64...262144"),
+            ("[collector]\nlisten = \"x\"\n", "unknown section [collector] (known: [sensor])"),
+            ("[sensor]\nuser = \"no-such-user-here\"\n", "--user: no such user 'no-such-user-here'"),
+        ] {
+            try text.write(to: config, atomically: true, encoding: .utf8)
+            let run = try await Sensor.run([
+                "--config", config.path, "--read", Harness.fixture("http.pcap"), "--emit", "none",
+            ])
+            #expect(run.output.status == 2, "\(text)")
+            #expect(run.output.stderr.contains(message), "\(run.output.stderr)")
+            #expect(run.output.stderr.split(separator: "\n").count == 1, "one line: \(run.output.stderr)")
+        }
+    }
+}
