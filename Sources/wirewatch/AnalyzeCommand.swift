@@ -54,6 +54,9 @@ struct AnalyzeCommand: ParsableCommand {
     @Option(name: .customLong("uid-seed"), help: "Seed of the flow uids (for reproducible output).")
     var uidSeed: UInt64?
 
+    @Flag(name: .long, help: "Print each detector's state at the end (entries, estimated bytes, evictions).")
+    var usage = false
+
     func validate() throws {
         if files.isEmpty { throw ValidationError("give at least one capture file") }
         if let scanThreshold, scanThreshold < 2 || scanThreshold > 65535 {
@@ -89,6 +92,13 @@ struct AnalyzeCommand: ParsableCommand {
                 summary.add(try runPipeline(files: files, sensor: sensor, sink: analysis))
             }
             for warning in summary.warnings { writeToStandardError("wirewatch analyze: \(warning)") }
+            if usage {
+                for item in engine.usage {
+                    writeToStandardError(
+                        "wirewatch analyze: detector \(item.name): \(item.entries) entries, "
+                            + "\(item.approximateBytes) bytes estimated, \(item.evicted) evicted")
+                }
+            }
             let alerts = analysis.alerts
             let terminal = Terminal.standardOutput(
                 toFile: output != nil, environment: ProcessInfo.processInfo.environment)

@@ -55,7 +55,25 @@ struct TransportCommandLineTests {
                 ], "does not fit the certificate"
             ),
             (["--listen", "127.0.0.1:0"] + good + ["--db", notSQLite], "notes.txt"),
+            (["--listen", "127.0.0.1:0"] + good + ["--db", db, "--metrics", "nowhere"], "--metrics"),
+            (["--listen", "127.0.0.1:0"] + good + ["--db", db, "--alerts", "loud"], "--alerts"),
+            (good + ["--db", db], "give --listen HOST:PORT"),
         ]
+        // The same through --config: the file, the line and the key are named.
+        let config = directory.appendingPathComponent("collector.conf").path
+        for (text, culprit) in [
+            ("[collector]\nlisten = \"127.0.0.1:0\"\nwindw = 4\n", "collector.conf:3: [collector] windw: unknown key"),
+            ("[collector]\nwindow = 0\n", "collector.conf:2: [collector] window: 0 is outside 1...1024"),
+            ("[scan]\nthreshold = \"ten\"\n", "collector.conf:2: [scan] threshold: expected an integer"),
+            ("[sensor]\ninterface = \"lo\"\n", "unknown section [sensor]"),
+        ] {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: config))
+            let output = try await Self.run(
+                "wirewatch-collector", ["--listen", "127.0.0.1:0"] + good + ["--db", db, "--config", config])
+            #expect(output.status == 2, "\(text): \(output.stderr)")
+            #expect(output.stderrLines.count == 1, "\(output.stderr)")
+            #expect(output.stderr.contains(culprit), "\(culprit) not in: \(output.stderr)")
+        }
         for (arguments, culprit) in cases {
             let output = try await Self.run("wirewatch-collector", arguments)
             #expect(output.status == 2, "\(arguments): \(output.stderr)")
