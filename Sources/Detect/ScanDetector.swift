@@ -71,6 +71,7 @@ public final class ScanDetector: Detector {
         }
         guard case .probe(let technique, let probeOutcome) = verdict else {
             noteEvidence(source, target: flow.id.respHost)
+            source.noteSuccess(at: flow.ts)
             return []
         }
         let entry = ScanProbeEntry(ts: flow.ts, uid: flow.uid, technique: technique, outcome: probeOutcome)
@@ -89,19 +90,31 @@ public final class ScanDetector: Detector {
         nextSweep = clock.event + max(1, min(config.window, config.episodeGap) / 10)
         let episodeHorizon = clock.event - config.episodeGap
         let horizon = clock.event - max(config.window, config.episodeGap)
-        for (address, source) in sources {
-            for (family, episode) in source.episodes where episode.lastTS < episodeHorizon {
+        var alerts: [AlertRecord] = []
+        // Sorted, so that the final versions come out in the same order on every run.
+        for address in sources.keys.sorted() {
+            guard let source = sources[address] else { continue }
+            for family in ScanFamily.allCases {
+                guard let episode = source.episodes[family], episode.lastTS < episodeHorizon else { continue }
+                // An episode that ended with more probes than its last alert said: its final version.
+                if episode.id != nil, let alert = episodeAlert(episode, source: source, final: true) {
+                    alerts.append(alert)
+                }
                 source.episodes[family] = nil
             }
             if source.lastSeen < horizon && source.episodes.isEmpty { sources[address] = nil }
         }
         let windowHorizon = clock.event - config.window
-        for (address, target) in targets {
+        for address in targets.keys.sorted() {
+            guard let target = targets[address] else { continue }
             for (key, probe) in target.probes where probe.ts < windowHorizon { target.remove(key) }
-            if let episode = target.episode, episode.lastTS < episodeHorizon { target.episode = nil }
+            if let episode = target.episode, episode.lastTS < episodeHorizon {
+                if let alert = distributedAlert(episode, final: true) { alerts.append(alert) }
+                target.episode = nil
+            }
             if target.probes.isEmpty && target.episode == nil { targets[address] = nil }
         }
-        return []
+        return alerts
     }
 
     // MARK: Sources and the random walk
@@ -178,17 +191,28 @@ public final class ScanDetector: Detector {
     private func evaluate(_ episode: ScanEpisode, source: ScanSource) -> AlertRecord? {
         if episode.id == nil {
             let byWalk = source.scanner && episode.count >= config.minProbes
-            let byCount = episode.countInWindow(config.window) >= config.threshold
+            // The window's count, unless the source's real exchanges in that window outnumber its probes (a busy
+            // client that also meets a few closed ports).
+            let inWindow = episode.countInWindow(config.window)
+            let byCount =
+                inWindow >= config.threshold
+                && source.successes(since: episode.lastTS - config.window) < inWindow
             guard byWalk || byCount else { return nil }
             raise(episode, by: byCount ? "threshold" : "random-walk")
             episode.id = AlertID.make(
                 kind: .portScan, key: "\(source.address)|\(episode.family.name)", start: episode.firstTS)
             if episode.group == nil { joinDecoys(episode) }
         }
-        if let group = episode.group { return groupAlert(group) }
+        return episodeAlert(episode, source: source, final: false)
+    }
+
+    /// The episode's (or its decoy group's) alert when it grew; `final` also when only its probe count grew.
+    private func episodeAlert(_ episode: ScanEpisode, source: ScanSource, final: Bool) -> AlertRecord? {
+        if let group = episode.group { return groupAlert(group, final: final) }
         let growth = ScanGrowth(
-            ports: episode.ports.count, targets: episode.targets.count, sensors: episode.sensors.count, sources: 1)
-        guard grew(growth, from: episode.emitted) else { return nil }
+            ports: episode.ports.count, targets: episode.targets.count, sensors: episode.sensors.count, sources: 1,
+            count: episode.count)
+        guard grew(growth, from: episode.emitted, final: final) else { return nil }
         episode.emitted = growth
         return alert(
             id: episode.id ?? "", src: source.address.description, episodes: [episode], raisedFrom: episode,
@@ -202,9 +226,9 @@ public final class ScanDetector: Detector {
         episode.detectedBy = by
     }
 
-    private func grew(_ now: ScanGrowth, from before: ScanGrowth) -> Bool {
+    private func grew(_ now: ScanGrowth, from before: ScanGrowth, final: Bool) -> Bool {
         now.ports > before.ports || now.targets > before.targets || now.sensors > before.sensors
-            || now.sources > before.sources
+            || now.sources > before.sources || (final && now.count > before.count)
     }
 
     // MARK: Decoys
@@ -240,18 +264,21 @@ public final class ScanDetector: Detector {
         return Double(shared) >= 0.8 * Double(smaller)
     }
 
-    private func groupAlert(_ group: ScanDecoyGroup) -> AlertRecord? {
+    private func groupAlert(_ group: ScanDecoyGroup, final: Bool) -> AlertRecord? {
         var ports: Set<UInt16> = []
         var targets: Set<IPAddress> = []
         var sensors: Set<String> = []
+        var count = 0
         for member in group.members {
+            count += member.count
             ports.formUnion(member.ports)
             targets.formUnion(member.targets)
             sensors.formUnion(member.sensors)
         }
         let growth = ScanGrowth(
-            ports: ports.count, targets: targets.count, sensors: sensors.count, sources: group.members.count)
-        guard grew(growth, from: group.emitted) else { return nil }
+            ports: ports.count, targets: targets.count, sensors: sensors.count, sources: group.members.count,
+            count: count)
+        guard grew(growth, from: group.emitted, final: final) else { return nil }
         group.emitted = growth
 
         // The real source: the one that also talked to or pinged a target (decoys only send forged probes); else a
@@ -307,7 +334,7 @@ public final class ScanDetector: Detector {
 
         if let episode = target.episode, flow.ts <= episode.lastTS + config.episodeGap {
             addToDistributed(episode, key: key, probe: target.probes[key], target: address)
-            return distributedAlert(episode)
+            return distributedAlert(episode, final: false)
         }
         guard target.perSource.count >= config.distributedSources else { return nil }
         let from = flow.ts - config.window
@@ -330,7 +357,7 @@ public final class ScanDetector: Detector {
         raise(episode, by: "threshold")
         episode.id = AlertID.make(kind: .portScan, key: "distributed|\(address)", start: episode.firstTS)
         target.episode = episode
-        return distributedAlert(episode)
+        return distributedAlert(episode, final: false)
     }
 
     private func addToDistributed(_ episode: ScanEpisode, key: ScanProbeKey, probe: ScanTargetProbe?, target: IPAddress)
@@ -340,11 +367,11 @@ public final class ScanDetector: Detector {
         episode.add(key: key, target: target, entry: probe.entry, sensor: probe.sensor, cap: config.maxPortsPerSource)
     }
 
-    private func distributedAlert(_ episode: ScanEpisode) -> AlertRecord? {
+    private func distributedAlert(_ episode: ScanEpisode, final: Bool) -> AlertRecord? {
         let growth = ScanGrowth(
             ports: episode.ports.count, targets: episode.targets.count, sensors: episode.sensors.count,
-            sources: episode.sources.count)
-        guard grew(growth, from: episode.emitted) else { return nil }
+            sources: episode.sources.count, count: episode.count)
+        guard grew(growth, from: episode.emitted, final: final) else { return nil }
         episode.emitted = growth
         let list = episode.sources.sorted().map(\.description)
         return alert(

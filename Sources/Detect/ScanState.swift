@@ -116,6 +116,7 @@ struct ScanGrowth: Hashable {
     var targets = 0
     var sensors = 0
     var sources = 0
+    var count = 0
 }
 
 /// Sources probing the same target with the same ports at the same time (nmap `-D` decoys): their episodes are
@@ -143,6 +144,8 @@ final class ScanSource {
     var contacted: Set<ScanProbeKey> = []
     var evidence: Set<IPAddress> = []
     var episodes: [ScanFamily: ScanEpisode] = [:]
+    /// Times of the latest first-contact successes (at most `maxSuccesses`), for the window test.
+    var successTimes: [Double] = []
 
     init(address: IPAddress, ts: Double) {
         self.address = address
@@ -150,9 +153,21 @@ final class ScanSource {
     }
 
     static let maxEvidence = 64
+    static let maxSuccesses = 256
+
+    func noteSuccess(at ts: Double) {
+        if successTimes.count >= Self.maxSuccesses { successTimes.removeFirst(successTimes.count / 4) }
+        successTimes.append(ts)
+    }
+
+    func successes(since ts: Double) -> Int {
+        var count = 0
+        for time in successTimes where time >= ts { count += 1 }
+        return count
+    }
 
     var approximateBytes: Int {
-        var bytes = 160 + contacted.count * 40 + evidence.count * 32
+        var bytes = 160 + contacted.count * 40 + evidence.count * 32 + successTimes.count * 8
         for episode in episodes.values { bytes += episode.approximateBytes }
         return bytes
     }
