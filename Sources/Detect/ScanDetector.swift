@@ -77,8 +77,9 @@ public final class ScanDetector: Detector {
         let entry = ScanProbeEntry(ts: flow.ts, uid: flow.uid, technique: technique, outcome: probeOutcome)
         var alerts: [AlertRecord] = []
         if let episode = episode(of: source, family: technique.family, ts: flow.ts) {
-            episode.add(
+            let added = episode.add(
                 key: key, target: key.host, entry: entry, sensor: flow.sensor, cap: config.maxPortsPerSource)
+            if added.overCap { evicted += 1 }  // counted and its port kept, the probe itself not remembered
             if let alert = evaluate(episode, source: source) { alerts.append(alert) }
         }
         if let alert = noteTargetProbe(flow: flow, family: technique.family, entry: entry) { alerts.append(alert) }
@@ -255,13 +256,14 @@ public final class ScanDetector: Detector {
     }
 
     private func isDecoy(_ other: ScanEpisode, of episode: ScanEpisode) -> Bool {
-        guard other.targets == episode.targets, abs(other.firstTS - episode.firstTS) <= config.window else {
-            return false
+        guard abs(other.firstTS - episode.firstTS) <= config.window else { return false }
+        // Nearly the same ports and targets: 80 % of the smaller set shared (the others' probes may lag a little).
+        func similar<T: Hashable>(_ a: Set<T>, _ b: Set<T>) -> Bool {
+            let smaller = min(a.count, b.count)
+            return smaller > 0 && Double(a.intersection(b).count) >= 0.8 * Double(smaller)
         }
-        let smaller = min(other.ports.count, episode.ports.count)
-        guard smaller >= 2 else { return false }
-        let shared = other.ports.intersection(episode.ports).count
-        return Double(shared) >= 0.8 * Double(smaller)
+        guard other.ports.count + other.targets.count >= 3 else { return false }
+        return similar(other.ports, episode.ports) && similar(other.targets, episode.targets)
     }
 
     private func groupAlert(_ group: ScanDecoyGroup, final: Bool) -> AlertRecord? {
@@ -324,9 +326,11 @@ public final class ScanDetector: Detector {
         let key = ScanProbeKey(host: flow.id.origHost, port: flow.id.respPort, proto: flow.proto)
         if target.probes[key] == nil {
             if target.probes.count >= config.maxPortsPerSource {
-                // Full: forget the oldest probe of this target.
-                if let oldest = target.probes.min(by: { $0.value.ts < $1.value.ts })?.key { target.remove(oldest) }
-                evicted += 1
+                // Full: forget the oldest sixteenth of this target's probes at once (not one sort per probe).
+                let batch = max(1, target.probes.count / 16)
+                let oldest = target.probes.sorted { ($0.value.ts, $0.key.port) < ($1.value.ts, $1.key.port) }
+                for (old, _) in oldest.prefix(batch) { target.remove(old) }
+                evicted += UInt64(batch)
             }
             target.perSource[key.host, default: 0] += 1
         }

@@ -190,4 +190,24 @@ import Testing
         #expect(alert.ports == expected.sorted())
         #expect(alert.detail["detected_by"] == "random-walk")
     }
+
+    // Capture: scans.pcap (make-scan-fixtures.sh: nmap -sT -sU -sF -sN -sX -sA on ports 20-30,8080 in a row from one
+    // source, then hping3 -S on 8080 and an iperf3 transfer). One alert per scan family, each with all 12 ports.
+    @Test func oneAlertPerScanFamilyInScansCapture() throws {
+        let alerts = Self.detect(try Self.records("scans.pcap"))
+        let subtypes = alerts.map(\.subtype)
+        #expect(alerts.count == 6, "\(subtypes)")
+        #expect(Set(subtypes).isSuperset(of: ["udp", "tcp-fin", "tcp-null", "tcp-xmas", "tcp-ack"]))
+        // -sT and hping3's half-open SYNs share the SYN/connect episode; which one names it depends on which
+        // record of port 8080 arrived first.
+        #expect(subtypes.contains("tcp-connect") || subtypes.contains("tcp-syn"))
+        let expected = try Self.ports("scans.pcap", filter: "tcp.flags==0x001")
+        #expect(expected.count == 12)
+        for alert in alerts {
+            #expect(alert.ports == expected, "\(alert.subtype)")
+            #expect(alert.src == "127.0.0.1")
+            #expect(alert.detail["scope"] == "vertical")
+        }
+        #expect(Set(alerts.map(\.id)).count == 6)
+    }
 }
