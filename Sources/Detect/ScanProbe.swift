@@ -112,6 +112,9 @@ public enum ScanVerdict: Hashable, Sendable {
 
     private static func classifyUDP(_ flow: FlowRecord) -> ScanVerdict {
         guard flow.origPackets > 0 else { return .ignore }
+        // A reply is a success even if an ICMP error is tied to the flow: that error may answer the reply (nmap's raw
+        // socket has no UDP socket behind it, so the prober's host rejects the service's answer).
+        if flow.respPackets > 0 { return .success }
         if let type = flow.icmpType {
             let code = flow.icmpCode ?? 0
             // ICMP port unreachable (3/3, ICMPv6 1/4) is a closed port; other unreachables are a filter's answer.
@@ -121,8 +124,7 @@ public enum ScanVerdict: Hashable, Sendable {
             }
             if (isV4 && type == 3) || (!isV4 && type == 1) { return .probe(.udp, .filtered) }
         }
-        if flow.respPackets == 0 { return .probe(.udp, .filtered) }
-        return .success
+        return .probe(.udp, .filtered)
     }
 
     private static func isGroupAddress(_ address: IPAddress) -> Bool {

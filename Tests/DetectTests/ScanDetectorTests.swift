@@ -132,6 +132,10 @@ final class ScanRun {
         var prohibited = ScanFlows.make(.udpFiltered, ts: 1, port: 53)
         (prohibited.icmpType, prohibited.icmpCode) = (3, 13)
         #expect(ScanVerdict.classify(prohibited) == .probe(.udp, .filtered))
+        // A UDP service that answered, its answer then refused by the prober's host (nmap's raw socket): a success.
+        var echoed = ScanFlows.make(.udpAnswered, ts: 1, port: 53)
+        (echoed.icmpType, echoed.icmpCode) = (3, 3)
+        #expect(ScanVerdict.classify(echoed) == .success)
         // A connect that read a banner is a real connection; a mid-stream ACK with data too; a lone RST is nothing.
         var banner = ScanFlows.make(.connect, ts: 1, port: 22)
         banner.respBytes = 40

@@ -76,6 +76,8 @@ import Testing
         /// tshark filter selecting the probes (their destination ports are the expected `ports`).
         var probes: String
         var portField = "tcp.dstport"
+        /// tshark filter selecting real answers of a service (their source ports are successes, not probes).
+        var answered: String?
         var description: String { file }
     }
 
@@ -86,7 +88,7 @@ import Testing
         Case(file: "scan-sT.pcap", subtype: "tcp-connect", speed: "aggressive", probes: "tcp.flags==0x002"),
         Case(
             file: "scan-sU.pcap", subtype: "udp", speed: "aggressive", probes: "udp && !icmp && udp.dstport <= 1024",
-            portField: "udp.dstport"),
+            portField: "udp.dstport", answered: "udp && !icmp && udp.srcport <= 1024"),
         Case(file: "scan-sF.pcap", subtype: "tcp-fin", speed: "aggressive", probes: "tcp.flags==0x001"),
         Case(file: "scan-sN.pcap", subtype: "tcp-null", speed: "aggressive", probes: "tcp.flags==0x000"),
         Case(file: "scan-sX.pcap", subtype: "tcp-xmas", speed: "aggressive", probes: "tcp.flags==0x029"),
@@ -104,7 +106,13 @@ import Testing
         #expect(alert.targets == ["127.0.0.1"])
         #expect(alert.detail["scope"] == "vertical")
         #expect(alert.detail["speed"] == .string(scan.speed))
-        #expect(alert.ports == (try Self.ports(scan.file, filter: scan.probes, field: scan.portField)))
+        var expected = Set(try Self.ports(scan.file, filter: scan.probes, field: scan.portField))
+        if let answered = scan.answered {
+            let open = try Self.ports(scan.file, filter: answered, field: "udp.srcport")
+            #expect(!open.isEmpty)
+            expected.subtract(open)
+        }
+        #expect(alert.ports == expected.sorted())
         #expect(alert.sensors == ["s1"])
         #expect(alert.count == alert.ports.count)
         if case .int(let after) = alert.detail["detected_after_probes"] {
@@ -209,5 +217,21 @@ import Testing
             #expect(alert.detail["scope"] == "vertical")
         }
         #expect(Set(alerts.map(\.id)).count == 6)
+    }
+
+    // Capture: scan-sU.pcap (nmap -sU -p 50-62; a UDP echo answers on 53, port 57 reads and never answers, the rest
+    // answer ICMP port unreachable).
+    @Test func udpScanSeparatesRejectedFromFiltered() throws {
+        let alert = try #require(Self.detect(try Self.records("scan-sU.pcap")).first)
+        let unreachable = try Self.ports(
+            "scan-sU.pcap", filter: "icmp.type==3 && icmp.code==3 && udp.srcport > 1024", field: "udp.dstport")
+        let probed = try Self.ports("scan-sU.pcap", filter: "udp && !icmp && udp.dstport <= 1024", field: "udp.dstport")
+        let answered = try Self.ports(
+            "scan-sU.pcap", filter: "udp && !icmp && udp.srcport <= 1024", field: "udp.srcport")
+        let silent = Set(probed).subtracting(unreachable).subtracting(answered)
+        #expect(!silent.isEmpty)
+        #expect(alert.detail["rejected"] == .int(Int64(Set(unreachable).subtracting(answered).count)))
+        #expect(alert.detail["filtered"] == .int(Int64(silent.count)))
+        #expect(alert.detail["open"] == 0)
     }
 }

@@ -57,12 +57,12 @@ while True:
     s.sendto(data[:64] or b"x", peer)
 ' >/dev/null 2>&1 &
 PIDS+=($!)
-# Filtered ports. TCP 25: a listener that never accepts, its one-slot accept queue filled by a held connection,
-# so Linux drops further SYNs unanswered. UDP 57: a socket that reads and never answers.
+# Filtered ports. TCP 25: a listener that never accepts, its accept queue (backlog 0: one slot) filled by one held
+# connection, so Linux drops further SYNs unanswered. UDP 57: a socket that reads and never answers.
 ip netns exec "$NS" python3 -c '
-import socket, time
+import socket
 l = socket.socket(); l.bind(("127.0.0.1", 25)); l.listen(0)
-held = [socket.create_connection(("127.0.0.1", 25)) for _ in range(2)]
+held = socket.create_connection(("127.0.0.1", 25))
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 57))
 while True:
     u.recvfrom(2048)
@@ -118,6 +118,9 @@ count() { tshark -r "$WORK/$1" -Y "$2" 2>/dev/null | wc -l; }
 [ "$(count scan-sS.pcap 'tcp.flags.syn==1 && tcp.flags.ack==0')" -ge 100 ] || { say "scan-sS: too few SYNs"; exit 1; }
 [ "$(count scan-sS.pcap 'tcp.srcport==25')" -eq 0 ] || { say "scan-sS: port 25 answered"; exit 1; }
 [ "$(count scan-sU.pcap 'icmp.type==3 && icmp.code==3')" -ge 5 ] || { say "scan-sU: no port unreachables"; exit 1; }
+[ "$(count scan-sU.pcap 'udp.srcport==53 && !icmp')" -ge 1 ] || { say "scan-sU: the UDP echo on 53 did not answer"; exit 1; }
+[ "$(count scan-sU.pcap 'icmp && udp.dstport==57')" -eq 0 ] || { say "scan-sU: port 57 answered"; exit 1; }
+[ "$(count scan-sU.pcap 'tcp')" -eq 0 ] || { say "scan-sU: stray TCP in the capture"; exit 1; }
 [ "$(count scan-sF.pcap 'tcp.flags==0x001')" -ge 27 ] || { say "scan-sF: FIN probes missing"; exit 1; }
 [ "$(count scan-sN.pcap 'tcp.flags==0x000')" -ge 27 ] || { say "scan-sN: NULL probes missing"; exit 1; }
 [ "$(count scan-sX.pcap 'tcp.flags==0x029')" -ge 27 ] || { say "scan-sX: Xmas probes missing"; exit 1; }
