@@ -227,9 +227,16 @@ public final class ScanDetector: Detector {
         episode.detectedBy = by
     }
 
+    /// Whether an alert is worth returning again: a new sensor or source, or ports or targets grown by an eighth (at
+    /// least one), so a 65 535-port scan is a few dozen updates, not one per probe. `final` (the episode ended):
+    /// any growth, the probe count included.
     private func grew(_ now: ScanGrowth, from before: ScanGrowth, final: Bool) -> Bool {
-        now.ports > before.ports || now.targets > before.targets || now.sensors > before.sensors
-            || now.sources > before.sources || (final && now.count > before.count)
+        if now.sensors > before.sensors || now.sources > before.sources { return true }
+        if final {
+            return now.ports > before.ports || now.targets > before.targets || now.count > before.count
+        }
+        return now.ports >= before.ports + max(1, before.ports / 8)
+            || now.targets >= before.targets + max(1, before.targets / 8)
     }
 
     // MARK: Decoys
@@ -328,19 +335,19 @@ public final class ScanDetector: Detector {
             if target.probes.count >= config.maxPortsPerSource {
                 // Full: forget the oldest sixteenth of this target's probes at once (not one sort per probe).
                 let batch = max(1, target.probes.count / 16)
-                let oldest = target.probes.sorted { ($0.value.ts, $0.key.port) < ($1.value.ts, $1.key.port) }
-                for (old, _) in oldest.prefix(batch) { target.remove(old) }
+                for (old, _) in Self.byTime(target.probes).prefix(batch) { target.remove(old) }
                 evicted += UInt64(batch)
             }
-            target.perSource[key.host, default: 0] += 1
         }
-        target.probes[key] = ScanTargetProbe(ts: flow.ts, family: family, entry: entry, sensor: flow.sensor)
+        target.insert(key, ScanTargetProbe(ts: flow.ts, family: family, entry: entry, sensor: flow.sensor))
 
         if let episode = target.episode, flow.ts <= episode.lastTS + config.episodeGap {
             addToDistributed(episode, key: key, probe: target.probes[key], target: address)
             return distributedAlert(episode, final: false)
         }
-        guard target.perSource.count >= config.distributedSources else { return nil }
+        guard target.perSource.count >= config.distributedSources, target.perPort.count >= config.threshold else {
+            return nil
+        }
         let from = flow.ts - config.window
         var ports: [UInt16: Int] = [:]
         var perSource: [IPAddress: Set<UInt16>] = [:]
@@ -355,7 +362,8 @@ public final class ScanDetector: Detector {
         guard Double(shared) <= 0.5 * Double(ports.count) else { return nil }
 
         let episode = ScanEpisode(family: family, source: nil, ts: flow.ts)
-        for (probeKey, probe) in target.probes where probe.ts >= from {
+        // In time order, so that the probes remembered under the cap are the same on every run.
+        for (probeKey, probe) in Self.byTime(target.probes) where probe.ts >= from {
             addToDistributed(episode, key: probeKey, probe: probe, target: address)
         }
         raise(episode, by: "threshold")
@@ -384,6 +392,13 @@ public final class ScanDetector: Detector {
                 "scope": "distributed", "sources": .string(list.joined(separator: ",")),
                 "source_count": .int(Int64(list.count)),
             ])
+    }
+
+    /// A target's probes oldest first (ties broken by prober and port: the same order on every run).
+    private static func byTime(_ probes: [ScanProbeKey: ScanTargetProbe]) -> [(
+        key: ScanProbeKey, value: ScanTargetProbe
+    )] {
+        probes.sorted { ($0.value.ts, $0.key.host, $0.key.port) < ($1.value.ts, $1.key.host, $1.key.port) }
     }
 
     // MARK: Alerts

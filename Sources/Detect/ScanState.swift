@@ -188,6 +188,8 @@ final class ScanTarget {
     /// Keyed by prober, port and protocol.
     var probes: [ScanProbeKey: ScanTargetProbe] = [:]
     var perSource: [IPAddress: Int] = [:]
+    /// Probes per port, so that a target with few distinct ports skips the distributed test cheaply.
+    var perPort: [UInt16: Int] = [:]
     var episode: ScanEpisode?
 
     init(address: IPAddress, ts: Double) {
@@ -195,13 +197,22 @@ final class ScanTarget {
         self.lastSeen = ts
     }
 
+    func insert(_ key: ScanProbeKey, _ probe: ScanTargetProbe) {
+        if probes.updateValue(probe, forKey: key) == nil {
+            perSource[key.host, default: 0] += 1
+            perPort[key.port, default: 0] += 1
+        }
+    }
+
     func remove(_ key: ScanProbeKey) {
         guard probes.removeValue(forKey: key) != nil else { return }
         let left = (perSource[key.host] ?? 1) - 1
         perSource[key.host] = left > 0 ? left : nil
+        let portLeft = (perPort[key.port] ?? 1) - 1
+        perPort[key.port] = portLeft > 0 ? portLeft : nil
     }
 
     var approximateBytes: Int {
-        128 + probes.count * 120 + perSource.count * 40 + (episode?.approximateBytes ?? 0)
+        128 + probes.count * 120 + perSource.count * 40 + perPort.count * 24 + (episode?.approximateBytes ?? 0)
     }
 }

@@ -295,6 +295,7 @@ final class ScanRun {
     @Test func speedAndSeverity() throws {
         let fast = ScanRun()
         fast.feed(Self.scan(.synRejected, ports: Array(1...200), gap: 0.001))
+        fast.finish(at: 5000)
         let aggressive = try #require(fast.alerts.first)
         #expect(aggressive.detail["speed"] == "aggressive")
         #expect(aggressive.severity == .high)
@@ -452,6 +453,22 @@ final class ScanRun {
         #expect(!later.isEmpty)
         #expect(Set(later.map(\.id)).isDisjoint(with: ids))
         #expect(run.alerts.count == 2)
+    }
+
+    @Test func updatesAreRateLimited() throws {
+        let run = ScanRun()
+        run.feed(Self.scan(.synRejected, ports: Array(1...2000), gap: 0.001))
+        // Returned when ports grew by an eighth (by one below 16 ports): tens of updates, not one per probe.
+        #expect(run.returned.count < 100)
+        #expect(run.returned.count > 5)
+        #expect(Set(run.returned.map(\.id)).count == 1)
+        // A new sensor is always news.
+        #expect(run.feed([ScanFlows.make(.synRejected, ts: 1003, port: 1, sensor: "s2")]).count == 1)
+        // The episode's end returns its final version with every probe.
+        run.finish(at: 2000)
+        #expect(run.alerts.first?.ports.count == 2000)
+        #expect(run.alerts.first?.count == 2000)
+        #expect(run.alerts.first?.sensors == ["s1", "s2"])
     }
 
     @Test func crossSensorProbesAreOneScan() throws {
