@@ -72,8 +72,10 @@ public enum ScanVerdict: Hashable, Sendable {
 
     private static func classifyTCP(_ flow: FlowRecord) -> ScanVerdict {
         guard flow.origPackets > 0 else { return .ignore }
-        let orig = flow.tcpFlagsOrig ?? TCPFlags()
-        let resp = flow.tcpFlagsResp ?? TCPFlags()
+        // Records without flag unions (an older sensor) fall back on the history letters; with neither, a NULL probe
+        // cannot be told from a missing field, so nothing is concluded.
+        guard let orig = flow.tcpFlagsOrig ?? flags(fromHistory: flow.history, originator: true) else { return .ignore }
+        let resp = flow.tcpFlagsResp ?? flags(fromHistory: flow.history, originator: false) ?? TCPFlags()
         let respSynAck = resp.contains(.syn) && resp.contains(.ack)
         let respReset = resp.contains(.rst) || flow.history.contains("r")
         let answered = flow.respPackets > 0
@@ -108,6 +110,25 @@ public enum ScanVerdict: Hashable, Sendable {
         if respReset { return .probe(technique, .rejected) }
         if !answered { return .probe(technique, .filtered) }
         return .success
+    }
+
+    /// Zeek's history letters as flags: S SYN, H SYN/ACK, A ACK, F FIN, R RST (upper case from the originator).
+    private static func flags(fromHistory history: String, originator: Bool) -> TCPFlags? {
+        var flags = TCPFlags()
+        var seen = false
+        for letter in history.unicodeScalars {
+            guard letter.properties.isUppercase == originator, letter.properties.isAlphabetic else { continue }
+            seen = true
+            switch Character(letter).uppercased() {
+            case "S": flags.insert(.syn)
+            case "H": flags.formUnion([.syn, .ack])
+            case "A": flags.insert(.ack)
+            case "F": flags.insert(.fin)
+            case "R": flags.insert(.rst)
+            default: break
+            }
+        }
+        return seen ? flags : nil
     }
 
     private static func classifyUDP(_ flow: FlowRecord) -> ScanVerdict {

@@ -143,6 +143,13 @@ final class ScanRun {
         var midstream = ScanFlows.make(.ack, ts: 1, port: 443)
         midstream.origBytes = 500
         #expect(ScanVerdict.classify(midstream) == .success)
+        // Without flag unions the history letters decide; without either, nothing.
+        var historyOnly = ScanFlows.make(.halfOpen, ts: 1, port: 22)
+        (historyOnly.tcpFlagsOrig, historyOnly.tcpFlagsResp) = (nil, nil)
+        #expect(ScanVerdict.classify(historyOnly) == .probe(.halfOpen, .open))
+        var bare = ScanFlows.make(.null, ts: 1, port: 22)
+        bare.tcpFlagsOrig = nil
+        #expect(ScanVerdict.classify(bare) == .ignore)
         var reset = ScanFlows.make(.ack, ts: 1, port: 443)
         reset.tcpFlagsOrig = [.rst]
         #expect(ScanVerdict.classify(reset) == .ignore)
