@@ -82,9 +82,9 @@ if hits:
     scope = a.get("scope", "")
     speed = a.get("speed", "")
     detected = "yes: %s/%s" % (a["kind"], a["subtype"]) + ("" if len(hits) == 1 else " (%d alerts)" % len(hits))
-    probes = a.get("detected_after_probes", a.get("count", ""))
+    probes = a.get("detected_after_probes", "")
     secs = a.get("detected_after_seconds")
-    secs = "%.1f" % secs if isinstance(secs, (int, float)) else ""
+    secs = ("%.1f" % secs if secs >= 1 else "%.4f" % secs) if isinstance(secs, (int, float)) else ""
     sensors = ",".join(a.get("sensors", []))
 else:
     wrong = [a for a in alerts if want is not None and a["kind"] == want[0]]
@@ -94,7 +94,7 @@ else:
 falses = ", ".join("%s/%s" % (a["kind"], a["subtype"]) for a in false) or "0"
 ok = (want is None and not alerts) or (want is not None and hits and not false)
 cells = ["`%s`" % f for f in files.split()]
-print("%d|| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (0 if ok else 1, " + ".join(cells), what, label,
+print("%d||| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (0 if ok else 1, " + ".join(cells), what, label,
       detected, scope, speed, probes, secs, sensors, falses))
 PY
 )

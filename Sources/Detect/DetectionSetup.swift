@@ -20,7 +20,10 @@ public struct DetectionSetup: Sendable {
     /// Builds every detector from its section; a bad value or an unknown key fails with the file, line and key.
     public func makeEngine() throws(ConfigError) -> DetectionEngine {
         let engine = try EngineConfig(section: file.section("engine"))
+        var scan = try ScanConfig(section: file.section("scan"))
+        if let scanThreshold { scan.threshold = scanThreshold }
         let detectors: [any Detector] = [
+            ScanDetector(config: scan),
             DNSDetector(config: try DNSConfig(section: file.section("dns"))),
             VolumeDetector(config: try VolumeConfig(section: file.section("volume"))),
             UnusualPortDetector(config: try UnusualPortConfig(section: file.section("ports"))),

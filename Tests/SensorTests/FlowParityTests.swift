@@ -195,7 +195,9 @@ let flowCaptures = [
     "fragments.pcap",
     "mixed.pcap", "vlan.pcap", "qinq.pcap", "rawip.pcap", "null.pcap",
     // The detectors' labelled captures (Tests/Fixtures/make-detect-*-fixtures.sh).
-    "dns-tunnel.pcap", "dns-dga.pcap", "dns-benign.pcap",
+    "dns-tunnel.pcap", "dns-dga.pcap", "dns-benign.pcap", "scan-sS.pcap", "scan-sT.pcap", "scan-sU.pcap",
+    "scan-sF.pcap", "scan-sN.pcap", "scan-sX.pcap", "scan-sA.pcap", "scan-slow.pcap", "scan-sweep.pcap",
+    "scan-decoy.pcap", "scan-split-a.pcap", "scan-split-b.pcap", "benign-web.pcap",
 ]
 
 /// Flow records compared with tshark's per-packet view of the same capture.
