@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: format lint, debug build with tests, a bounded fuzz run of the decoders
-# (FuzzTesting/, libFuzzer + AddressSanitizer), then `swift test` (unit, fixture-vs-tshark, CLI and
-# live-capture tests). Needs the Debian packages that .ci/run installs (libpcap-dev, tshark, tcpdump).
+# (FuzzTesting/, libFuzzer + AddressSanitizer), `swift test` (unit, fixture-vs-tshark, CLI, live-capture,
+# transport and detection tests), the detection table check and, as root, the multi-host lab. Needs the Debian
+# packages in scripts/packages.txt (what .ci/run and scripts/quickstart.sh install).
 #   FUZZ_SECONDS=N   length of the fuzz run (default 60); 0 skips it
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,5 +17,15 @@ if [ "$fuzz_seconds" != 0 ] && [ -x FuzzTesting/run.sh ]; then
     FuzzTesting/run.sh "$fuzz_seconds"
 fi
 
-# Last, so that its closing summary line is the last thing printed.
 swift test
+
+# The detectors on every labelled capture: each labelled scan or DNS pattern found, no false alert on benign
+# traffic, and docs/DETECTION.md's table up to date.
+scripts/detection-table.sh --bin .build/debug --check
+
+# The multi-host lab: network namespaces, three sensors capturing live, real nmap, one collector (needs root).
+if [ "$(id -u)" = 0 ]; then
+    deploy/lab/lab.sh --bin .build/debug
+else
+    echo "test.sh: not root, skipping deploy/lab/lab.sh (network namespaces need root)"
+fi
