@@ -81,7 +81,8 @@ if [[ -z $BIN_DIR ]]; then
         BIN_DIR=$REPO_DIR/.build/debug
     fi
 fi
-BIN_DIR=$(cd -- "$BIN_DIR" 2>/dev/null && pwd) || { echo "lab: binary directory '$BIN_DIR' does not exist (build with 'swift build -c release' or pass --bin DIR)" >&2; exit 2; }
+BIN_ABS=$(cd -- "$BIN_DIR" 2>/dev/null && pwd) || { echo "lab: binary directory '$BIN_DIR' does not exist (build with 'swift build -c release' or pass --bin DIR)" >&2; exit 2; }
+BIN_DIR=$BIN_ABS
 for b in wirewatch wirewatch-sensor wirewatch-collector; do
     [[ -x $BIN_DIR/$b ]] || { echo "lab: $BIN_DIR/$b is missing or not executable (build with 'swift build -c release' or pass --bin DIR)" >&2; exit 2; }
 done
@@ -138,6 +139,7 @@ tail_logs() {
     local f
     for f in "$WORK"/logs/*; do
         [[ -s $f ]] || continue
+        case ${f##*/} in certs.out|http-*.log|traffic.log) continue ;; esac
         echo "----- tail of $f -----"
         tail -n 15 "$f" || true
     done
@@ -228,8 +230,11 @@ log "building the network (namespaces $ID-*, bridge in $SWITCH, $NET.0/24)"
 # IPv6 off in every namespace, before any interface exists: keeps the captures to the lab's IPv4
 # traffic (no router solicitations, MLD reports or DAD from link-local addresses).
 ipv6_off() {
-    ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 >/dev/null 2>&1 || true
-    ip netns exec "$1" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1 || true
+    local k
+    for k in all default; do
+        # /proc/sys/net is per network namespace: this changes the lab namespace only.
+        ip netns exec "$1" sh -c "echo 1 >/proc/sys/net/ipv6/conf/$k/disable_ipv6" 2>/dev/null || true
+    done
 }
 
 ip netns add "$SWITCH"
