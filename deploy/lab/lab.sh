@@ -281,8 +281,21 @@ log "PKI: CA, collector (IP $COLLECTOR_IP) and sensor1..3 certificates in $PKI"
 # --------------------------------------------------------------- collector ---
 
 DB=$WORK/lab.db
-collector_args=(--listen "$COLLECTOR_IP:$PORT" --tls-ca "$PKI/ca.pem" --tls-cert "$PKI/collector.pem"
-    --tls-key "$PKI/collector-key.pem" --db "$DB" --alerts json)
+# The operators' example configuration (deploy/config/collector.conf) is used as is, so the lab also
+# proves it loads; the command line wins over it for everything lab-specific.
+EXAMPLE_CONF=$SCRIPT_DIR/../config/collector.conf
+collector_args=()
+if [[ -f $EXAMPLE_CONF ]]; then
+    collector_args+=(--config "$EXAMPLE_CONF")
+fi
+collector_args+=(--listen "$COLLECTOR_IP:$PORT" --tls-ca "$PKI/ca.pem" --tls-cert "$PKI/collector.pem"
+    --tls-key "$PKI/collector-key.pem" --db "$DB" --alerts json --durability normal
+    --allow sensor1 --allow sensor2 --allow sensor3)
+METRICS=""
+if "$COLLECTOR_BIN" --help 2>/dev/null | grep -q -- '--metrics'; then
+    METRICS=$COLLECTOR_IP:9400
+    collector_args+=(--metrics "$METRICS")
+fi
 [[ -n $SCAN_THRESHOLD ]] && collector_args+=(--scan-threshold "$SCAN_THRESHOLD")
 start collector "$(ns collector)" collector "$COLLECTOR_BIN" "${collector_args[@]}"
 
@@ -291,7 +304,7 @@ collector_ready() {
     grep -q "listening on" "$WORK/logs/collector.out"
 }
 wait_for "the collector to print 'listening on'" "$TIMEOUT" collector_ready
-log "collector: $(grep -m1 'listening on' "$WORK/logs/collector.out")"
+log "collector: $(grep -m1 'listening on' "$WORK/logs/collector.out")${EXAMPLE_CONF:+ (--config deploy/config/collector.conf)}"
 
 # ------------------------------------------------- servers on sensor hosts ---
 
@@ -405,6 +418,13 @@ else
     log "live shipping: not every sensor's scan flows stored after ${live_wait}s; relying on the SIGTERM flush"
 fi
 
+METRICS_CONNECTED=""
+if [[ -n $METRICS ]]; then
+    ip netns exec "$(ns client)" curl -fsS --max-time 5 "http://$METRICS/metrics" >"$WORK/metrics.txt" 2>>"$WORK/logs/traffic.log" || true
+    METRICS_CONNECTED=$(awk '$1 == "wirewatch_sensors_connected" { printf "%d", $2 }' "$WORK/metrics.txt")
+    log "collector metrics (http://$METRICS/metrics): wirewatch_sensors_connected ${METRICS_CONNECTED:-?}"
+fi
+
 log "stopping the sensors with SIGTERM (flush every open flow, wait for the acknowledgements)"
 for s in "${SENSORS[@]}"; do kill -TERM "${PID_OF[$s]}" 2>/dev/null || true; done
 declare -A SENSOR_STATUS
@@ -448,6 +468,11 @@ for s in "${SENSORS[@]}"; do
     check "$s drained and exited 0 after SIGTERM" $([[ ${SENSOR_STATUS[$s]} -eq 0 ]] && echo 1 || echo 0) "exit ${SENSOR_STATUS[$s]}"
 done
 check "collector exited 0 after SIGTERM" $([[ $COLLECTOR_STATUS -eq 0 ]] && echo 1 || echo 0) "exit $COLLECTOR_STATUS"
+
+if [[ -n $METRICS ]]; then
+    check "collector /metrics reported 3 sensors connected" $([[ ${METRICS_CONNECTED:-0} -eq 3 ]] && echo 1 || echo 0) \
+        "wirewatch_sensors_connected ${METRICS_CONNECTED:-missing}"
+fi
 
 SENSORS_JSON=$WORK/sensors.json
 "$WW" sensors --db "$DB" --format json >"$SENSORS_JSON" 2>"$WORK/logs/query-sensors.log" || true
