@@ -177,6 +177,7 @@ cleanup() {
     exit "$status"
 }
 trap cleanup EXIT
+trap 'echo "lab: unexpected failure (exit $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 trap 'echo; echo "lab: interrupted" >&2; exit 130' INT
 trap 'echo "lab: terminated" >&2; exit 143' TERM
 
@@ -292,7 +293,7 @@ collector_args+=(--listen "$COLLECTOR_IP:$PORT" --tls-ca "$PKI/ca.pem" --tls-cer
     --tls-key "$PKI/collector-key.pem" --db "$DB" --alerts json --durability normal
     --allow sensor1 --allow sensor2 --allow sensor3)
 METRICS=""
-if "$COLLECTOR_BIN" --help 2>/dev/null | grep -q -- '--metrics'; then
+if timeout 10 "$COLLECTOR_BIN" --help 2>/dev/null | grep -q -e "--metrics"; then
     METRICS=$COLLECTOR_IP:9400
     collector_args+=(--metrics "$METRICS")
 fi
