@@ -324,9 +324,14 @@ log "web servers: python3 http.server on port 8000 of sensor1..3"
 
 # ----------------------------------------------------------------- sensors ---
 
+# As for the collector, the operators' example deploy/config/sensor.conf is loaded (snaplen,
+# promiscuous, buffer and spool sizes from it); the command line wins for the lab's own values.
+SENSOR_CONF=$SCRIPT_DIR/../config/sensor.conf
+sensor_conf_args=()
+[[ -f $SENSOR_CONF ]] && sensor_conf_args=(--config "$SENSOR_CONF")
 for s in "${SENSORS[@]}"; do
     mkdir -p "$WORK/spool-$s"
-    start "$s" "$(ns "$s")" "$s" "$SENSOR_BIN" --interface eth0 --filter "not port $PORT" \
+    start "$s" "$(ns "$s")" "$s" "$SENSOR_BIN" "${sensor_conf_args[@]}" --interface eth0 --filter "not port $PORT" \
         --collector "$COLLECTOR_IP:$PORT" --tls-ca "$PKI/ca.pem" \
         --tls-cert "$PKI/sensors/$s.pem" --tls-key "$PKI/sensors/$s-key.pem" \
         --spool "$WORK/spool-$s" --drain-timeout "$TIMEOUT"
@@ -342,7 +347,7 @@ sensors_connected() {
     done
 }
 wait_for "all three sensors to connect to the collector" "$TIMEOUT" sensors_connected
-log "sensors: sensor1..3 capturing live on their eth0 (filter 'not port $PORT'), connected over mTLS"
+log "sensors: sensor1..3 capturing live on their eth0 (filter 'not port $PORT'), connected over mTLS${sensor_conf_args:+ (--config deploy/config/sensor.conf)}"
 # libpcap is open before the TLS session is up, but give the capture loop a moment anyway.
 sleep 1
 
