@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317  # functions called indirectly (traps, wait_for) are reachable
 # Wirewatch multi-host lab: a small switched network built from Linux network
 # namespaces on this one machine, with a real collector, three live sensors,
 # ordinary traffic and an nmap scan spread across the sensor hosts.
@@ -362,7 +363,7 @@ if [[ $HAVE_PING -eq 1 ]]; then
     done
 fi
 http_requests=0
-for round in 1 2 3; do
+for _ in 1 2 3; do
     for s in "${SENSORS[@]}"; do
         if ip netns exec "$CLIENT_NS" curl -fsS -o /dev/null --max-time 5 \
             -A "wirewatch-lab/1" "http://${HOST_IP[$s]}:8000/index.html" >>"$WORK/logs/traffic.log" 2>&1; then
@@ -471,14 +472,14 @@ check() { # check NAME OK(0/1) DETAIL
 }
 
 check "nmap ran: 3 scans from the attacker completed" \
-    $([[ $nmap_failed -eq 0 && $NMAP_DONE -eq 3 ]] && echo 1 || echo 0) "$NMAP_DONE/3 completed"
+    "$([[ $nmap_failed -eq 0 && $NMAP_DONE -eq 3 ]] && echo 1 || echo 0)" "$NMAP_DONE/3 completed"
 for s in "${SENSORS[@]}"; do
-    check "$s drained and exited 0 after SIGTERM" $([[ ${SENSOR_STATUS[$s]} -eq 0 ]] && echo 1 || echo 0) "exit ${SENSOR_STATUS[$s]}"
+    check "$s drained and exited 0 after SIGTERM" "$([[ ${SENSOR_STATUS[$s]} -eq 0 ]] && echo 1 || echo 0)" "exit ${SENSOR_STATUS[$s]}"
 done
-check "collector exited 0 after SIGTERM" $([[ $COLLECTOR_STATUS -eq 0 ]] && echo 1 || echo 0) "exit $COLLECTOR_STATUS"
+check "collector exited 0 after SIGTERM" "$([[ $COLLECTOR_STATUS -eq 0 ]] && echo 1 || echo 0)" "exit $COLLECTOR_STATUS"
 
 if [[ -n $METRICS ]]; then
-    check "collector /metrics reported 3 sensors connected" $([[ ${METRICS_CONNECTED:-0} -eq 3 ]] && echo 1 || echo 0) \
+    check "collector /metrics reported 3 sensors connected" "$([[ ${METRICS_CONNECTED:-0} -eq 3 ]] && echo 1 || echo 0)" \
         "wirewatch_sensors_connected ${METRICS_CONNECTED:-missing}"
 fi
 
@@ -512,7 +513,7 @@ for s in "${SENSORS[@]}"; do
     scan=$(flow_count "$s" "$ATTACKER_IP")
     web=$("$WW" flows --db "$DB" --sensor "$s" --host "$CLIENT_IP" --port 8000 --format csv 2>/dev/null | tail -n +2 | grep -c . || true)
     check "flows from $s stored: its whole slice of the scan and ordinary traffic" \
-        $([[ $total -gt 0 && $scan -ge $PORTS_PER_SENSOR && ${web:-0} -gt 0 ]] && echo 1 || echo 0) \
+        "$([[ $total -gt 0 && $scan -ge $PORTS_PER_SENSOR && ${web:-0} -gt 0 ]] && echo 1 || echo 0)" \
         "$total flows, $scan with the attacker (>= $PORTS_PER_SENSOR expected), ${web:-0} HTTP flows from the client"
 done
 
