@@ -561,6 +561,10 @@ print(("1" if ok else "0") + "|stored: " + describe(stored) + "; printed by the 
 PY
 ) || scan_verdict="0|cannot read the alerts"
 check "port-scan alert from $ATTACKER_IP naming >= 2 sensors" "${scan_verdict%%|*}" "${scan_verdict#*|}"
+# Not a pass/fail criterion (the detector decides what an episode covers), but worth seeing.
+if [[ $scan_verdict =~ stored:\ sensors=[^\ ]*\ ports=([0-9]+) ]]; then
+    RESULTS+=("INFO  the stored alert covers ${BASH_REMATCH[1]} of the $((3 * PORTS_PER_SENSOR)) ports probed")
+fi
 
 # ------------------------------------------------------------------ report ---
 
