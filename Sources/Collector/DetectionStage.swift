@@ -57,13 +57,16 @@ final class DetectionStage: Sendable {
         if waiting > Self.maximumPendingRecords { queue.sync {} }
     }
 
-    /// Lets everything submitted so far through the engine, stops the tick (shutdown).
+    /// Shutdown: lets everything submitted so far through the engine, stops the tick, then ends every episode so
+    /// its latest version (growth an update was still holding back) is published and stored. Detector state lives
+    /// in memory only, so the next start begins new episodes anyway.
     func stop() {
         timer.withLock { source in
             source?.cancel()
             source = nil
         }
         queue.sync {}
+        queue.sync { run { $0.finish() } }
     }
 
     /// Each detector's state.

@@ -229,7 +229,7 @@ struct CollectorCommand: ParsableCommand {
         let server = CollectorServer(
             options: options, tls: tls, store: store, logger: logger, detection: engine,
             onAlerts: { printer.print($0) })
-        let service = CollectorService(server: server, store: store, listen: listen, logger: logger)
+        let service = CollectorService(server: server, store: store, printer: printer, listen: listen, logger: logger)
         // SIGTERM and SIGINT start a graceful shutdown: stop accepting, store what was received, then exit 0.
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
@@ -246,6 +246,7 @@ struct CollectorCommand: ParsableCommand {
 struct CollectorService: Service {
     let server: CollectorServer
     let store: SQLiteStore
+    let printer: AlertPrinter
     let listen: String
     let logger: Logger
 
@@ -273,6 +274,8 @@ struct CollectorService: Service {
         logger.info("stopping: storing what was received")
         server.stop()
         store.close()
+        // The alerts published while stopping (each episode's latest version) are printed before exiting.
+        printer.flush()
         let metrics = server.metrics
         logger.info(
             """
@@ -304,6 +307,9 @@ final class AlertPrinter: Sendable {
     private let queue = DispatchQueue(label: "wirewatch.collector.alerts")
 
     init(format: String) { self.format = format }
+
+    /// Waits until everything handed over so far is written.
+    func flush() { queue.sync {} }
 
     func print(_ published: [PublishedAlert]) {
         guard format != "none" else { return }

@@ -547,7 +547,9 @@ def best(rows):
         if not isinstance(r, dict) or r.get("kind") != "port-scan" or r.get("src") != attacker:
             continue
         sensors = r.get("sensors") or []
-        if found is None or len(sensors) > len(found.get("sensors") or []):
+        # The latest version of a growing episode: most sensors, then most ports.
+        size = (len(sensors), len(r.get("ports") or []))
+        if found is None or size >= (len(found.get("sensors") or []), len(found.get("ports") or [])):
             found = r
     return found
 stored, printed = best(records(stored_path)), best(records(printed_path))
@@ -561,10 +563,12 @@ print(("1" if ok else "0") + "|stored: " + describe(stored) + "; printed by the 
 PY
 ) || scan_verdict="0|cannot read the alerts"
 check "port-scan alert from $ATTACKER_IP naming >= 2 sensors" "${scan_verdict%%|*}" "${scan_verdict#*|}"
-# Not a pass/fail criterion (the detector decides what an episode covers), but worth seeing.
-if [[ $scan_verdict =~ stored:\ sensors=[^\ ]*\ ports=([0-9]+) ]]; then
-    RESULTS+=("INFO  the stored alert covers ${BASH_REMATCH[1]} of the $((3 * PORTS_PER_SENSOR)) ports probed")
-fi
+# One episode: the stored alert's final version covers every port the attacker probed through the three sensors
+# (the collector publishes each episode's latest version when it stops).
+covered=0
+if [[ $scan_verdict =~ stored:\ sensors=[^\ ]*\ ports=([0-9]+) ]]; then covered=${BASH_REMATCH[1]}; fi
+check "the alert covers all $((3 * PORTS_PER_SENSOR)) ports probed" \
+    "$([[ $covered -eq $((3 * PORTS_PER_SENSOR)) ]] && echo 1 || echo 0)" "it covers $covered"
 
 # ------------------------------------------------------------------ report ---
 
