@@ -138,8 +138,11 @@ public final class ScanDetector: Detector {
         let excess = map.count - keep
         guard excess > 0 else { return }
         let batch = min(map.count, max(excess, map.count / 16))
-        let oldest = map.sorted { (lastSeen($0.value), $0.key) < (lastSeen($1.value), $1.key) }.prefix(batch)
-        for (address, _) in oldest { map[address] = nil }
+        // (time, key) pairs only: selecting over the entries themselves copied and retained every value.
+        var times: [(time: Double, key: IPAddress)] = []
+        times.reserveCapacity(map.count)
+        for (key, value) in map { times.append((lastSeen(value), key)) }
+        for (_, address) in PartialSelection.smallest(batch, of: times, by: <) { map[address] = nil }
         evicted += UInt64(batch)
     }
 
@@ -335,7 +338,13 @@ public final class ScanDetector: Detector {
             if target.probes.count >= config.maxPortsPerSource {
                 // Full: forget the oldest sixteenth of this target's probes at once (not one sort per probe).
                 let batch = max(1, target.probes.count / 16)
-                for (old, _) in Self.byTime(target.probes).prefix(batch) { target.remove(old) }
+                var times: [(time: Double, key: ScanProbeKey)] = []
+                times.reserveCapacity(target.probes.count)
+                for (key, probe) in target.probes { times.append((probe.ts, key)) }
+                let oldest = PartialSelection.smallest(batch, of: times) { a, b in
+                    (a.time, a.key.host, a.key.port, a.key.proto) < (b.time, b.key.host, b.key.port, b.key.proto)
+                }
+                for (_, old) in oldest { target.remove(old) }
                 evicted += UInt64(batch)
             }
         }
@@ -398,7 +407,14 @@ public final class ScanDetector: Detector {
     private static func byTime(_ probes: [ScanProbeKey: ScanTargetProbe]) -> [(
         key: ScanProbeKey, value: ScanTargetProbe
     )] {
-        probes.sorted { ($0.value.ts, $0.key.host, $0.key.port) < ($1.value.ts, $1.key.host, $1.key.port) }
+        probes.sorted(by: earlier)
+    }
+
+    /// Probe order by time, then host and port (a total order, so choices are deterministic).
+    private static func earlier(
+        _ a: (key: ScanProbeKey, value: ScanTargetProbe), _ b: (key: ScanProbeKey, value: ScanTargetProbe)
+    ) -> Bool {
+        (a.value.ts, a.key.host, a.key.port, a.key.proto) < (b.value.ts, b.key.host, b.key.port, b.key.proto)
     }
 
     // MARK: Alerts

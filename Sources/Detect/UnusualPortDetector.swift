@@ -237,14 +237,14 @@ public final class UnusualPortDetector: Detector {
         return true
     }
 
-    /// Evicts the least recently seen eighth of the services when the cap is reached (sorting once per batch keeps
-    /// eviction cheap; ties go by key so runs are deterministic).
+    /// Evicts the least recently seen eighth of the services when the cap is reached (a partial selection once per
+    /// batch keeps eviction cheap; ties go by key so runs are deterministic).
     private func makeRoom() {
         guard services.count >= config.maxServices else { return }
         let batch = max(1, config.maxServices / 8)
-        let victims = services.sorted { a, b in
+        let victims = PartialSelection.smallest(batch, of: Array(services)) { a, b in
             a.value.lastTS != b.value.lastTS ? a.value.lastTS < b.value.lastTS : a.key < b.key
-        }.prefix(batch)
+        }
         for victim in victims { services[victim.key] = nil }
         evicted += UInt64(victims.count)
     }

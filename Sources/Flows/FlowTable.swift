@@ -575,13 +575,23 @@ public final class FlowTable {
         emit(.flow(flow.record(sensor: config.sensor, final: true, reason: reason)))
     }
 
-    /// Evicts the longest-idle hundredth of the table (at least one flow), emitting each as a final record.
+    /// Evicts the longest-idle hundredth of the table (at least one flow), emitting each as a final record, idlest
+    /// first (ties in index order). The victims are picked by partial selection, linear on average, not by sorting
+    /// the whole table: under a flood of new flows the table is full all the time and a sort per eviction made
+    /// every new flow cost microseconds.
     private func evictIdlest() {
-        let victims = max(1, flows.count / 100)
-        let ordered = flows.flows.map { $0.takeUnretainedValue() }.sorted { $0.last < $1.last }.prefix(victims)
-        for flow in ordered {
+        var candidates: [EvictionCandidate] = []
+        candidates.reserveCapacity(flows.count)
+        flows.forEach { handle in
+            let last = handle._withUnsafeGuaranteedRef { $0.last }
+            candidates.append(EvictionCandidate(last: last, position: candidates.count, flow: handle))
+        }
+        let victims = max(1, candidates.count / 100)
+        PartialSelection.selectSmallest(victims, in: &candidates, by: EvictionCandidate.idler)
+        let ordered = candidates[..<min(victims, candidates.count)].sorted(by: EvictionCandidate.idler)
+        for candidate in ordered {
             flowsEvicted += 1
-            finish(flow, reason: "evicted")
+            finish(candidate.flow.takeUnretainedValue(), reason: "evicted")
         }
     }
 
@@ -599,5 +609,17 @@ public final class FlowTable {
             entry.flow.release()  // the table's reference
         }
         if let record = series.flush() { emit(.series(record)) }
+    }
+}
+
+/// A flow considered for eviction: its last packet time and its place in the index (the tie-break, so the choice
+/// is deterministic and equals a stable sort by idleness).
+struct EvictionCandidate {
+    var last: Double
+    var position: Int
+    var flow: Unmanaged<Flow>
+
+    static func idler(_ a: EvictionCandidate, _ b: EvictionCandidate) -> Bool {
+        a.last != b.last ? a.last < b.last : a.position < b.position
     }
 }

@@ -71,7 +71,7 @@ struct AnalyzeCommand: ParsableCommand {
             let setup = try detectionSetup()
             let engine = try setup.makeEngine()
             let writer = try db.map { try AnalysisStore(path: $0) }
-            let analysis = Analysis(engine: engine, store: writer)
+            let analysis = Analysis(engine: engine, store: writer, trackUsage: usage)
             var summary = RunSummary()
             if sensorPerFile {
                 var records: [Record] = []
@@ -93,10 +93,10 @@ struct AnalyzeCommand: ParsableCommand {
             }
             for warning in summary.warnings { writeToStandardError("wirewatch analyze: \(warning)") }
             if usage {
-                for item in engine.usage {
+                for item in analysis.peakUsage {
                     writeToStandardError(
-                        "wirewatch analyze: detector \(item.name): \(item.entries) entries, "
-                            + "\(item.approximateBytes) bytes estimated, \(item.evicted) evicted")
+                        "wirewatch analyze: detector \(item.name): at most \(item.entries) entries, "
+                            + "\(item.approximateBytes) bytes estimated at most, \(item.evicted) evicted")
                 }
             }
             let alerts = analysis.alerts
@@ -163,11 +163,18 @@ final class Analysis: RecordSink {
     private var batch: [Record] = []
     private var latest: [String: AlertRecord] = [:]
     private(set) var records = 0
+    /// With `--usage`: each detector's largest state over the run (entries and bytes at their peak, sampled every
+    /// `usageEvery` batches because measuring walks the state; evictions in total).
+    private(set) var peakUsage: [DetectorUsage] = []
+    private let trackUsage: Bool
+    private var batches = 0
     static let batchRecords = 4096
+    static let usageEvery = 8
 
-    init(engine: DetectionEngine, store: AnalysisStore?) {
+    init(engine: DetectionEngine, store: AnalysisStore?, trackUsage: Bool = false) {
         self.engine = engine
         self.store = store
+        self.trackUsage = trackUsage
     }
 
     func write(_ record: Record) {
@@ -178,6 +185,7 @@ final class Analysis: RecordSink {
 
     func finish() throws {
         drain()
+        if trackUsage { notePeakUsage() }
         absorb(engine.finish())
         try store?.finish(alerts: alerts)
     }
@@ -192,6 +200,18 @@ final class Analysis: RecordSink {
         store?.add(batch)
         absorb(engine.process(batch))
         batch.removeAll(keepingCapacity: true)
+        batches += 1
+        if trackUsage && batches % Self.usageEvery == 1 { notePeakUsage() }
+    }
+
+    private func notePeakUsage() {
+        let now = engine.usage
+        if peakUsage.count != now.count { peakUsage = now }
+        for (index, item) in now.enumerated() {
+            peakUsage[index].entries = max(peakUsage[index].entries, item.entries)
+            peakUsage[index].approximateBytes = max(peakUsage[index].approximateBytes, item.approximateBytes)
+            peakUsage[index].evicted = item.evicted
+        }
     }
 
     private func absorb(_ raised: [AlertRecord]) {

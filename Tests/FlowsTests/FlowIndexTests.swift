@@ -39,3 +39,29 @@ struct FlowIndexTests {
         #expect(index.count == 0 && index.find(flows[0].key) == nil)
     }
 }
+
+@Suite struct EvictionSelectionTests {
+    /// Partial selection picks exactly the flows a stable sort by idleness would put first, on inputs with many
+    /// ties (the usual case: flows of one packet second).
+    @Test(arguments: [1, 2, 3, 10, 100, 499])
+    func selectsTheIdlestLikeAStableSort(count: Int) {
+        var random = SplitMix64(state: UInt64(count))
+        let (key, _) = FlowKey.make(
+            source: .v4(1), sourcePort: 1, destination: .v4(2), destinationPort: 2, proto: IPProtocol.tcp, vlan: nil,
+            innerVlan: nil)
+        let owner = Flow(
+            key: key, uid: "C", origAddress: key.lowAddress, origPort: key.lowPort, respAddress: key.highAddress,
+            respPort: key.highPort, origIsLow: true, vlan: nil, innerVlan: nil, communityID: "", start: 0)
+        let flow = Unmanaged.passUnretained(owner)
+        for size in [count + 1, 500, 1000] {
+            var items = (0..<size).map { position in
+                EvictionCandidate(last: Double(random.next() % 50), position: position, flow: flow)
+            }
+            let expected = items.sorted(by: EvictionCandidate.idler).prefix(count).map { $0.position }
+            PartialSelection.selectSmallest(count, in: &items, by: EvictionCandidate.idler)
+            let chosen = items.prefix(count).sorted(by: EvictionCandidate.idler).map { $0.position }
+            #expect(chosen == Array(expected), "size \(size)")
+        }
+        withExtendedLifetime(owner) {}
+    }
+}
