@@ -29,7 +29,8 @@ public enum AlertText {
         lines.append("  Time window: \(seconds(alert.lastTS - alert.firstTS)) seconds")
         if !alert.sensors.isEmpty { lines.append("  Sensors: \(alert.sensors.joined(separator: ", "))") }
         lines.append("  Events: \(alert.count)")
-        if !alert.message.isEmpty { lines.append("  \(alert.message)") }
+        // The message repeats the fields above when it is the seed's one-line form; other messages add to them.
+        if !alert.message.isEmpty && !alert.message.hasPrefix(title(alert.kind)) { lines.append("  \(alert.message)") }
         lines.append("  Id: \(alert.id)")
         return lines.joined(separator: "\n") + "\n"
     }

@@ -126,4 +126,14 @@ private func alert(id: String, count: Int, kind: AlertKind = .dnsSuspicious) -> 
 
                 """)
     }
+
+    @Test func doesNotRepeatTheSeedsOneLineMessage() {
+        var scan = AlertRecord(
+            ts: 10, id: "port-scan-2", kind: .portScan, subtype: "udp", severity: .low, src: "127.0.0.1",
+            targets: ["127.0.0.2"], ports: [53], firstTS: 10, lastTS: 11, sensors: ["a"], count: 1,
+            message: "Port scan detected! Source: 127.0.0.1 Ports scanned: 1")
+        #expect(AlertText.block(scan).split(separator: "Port scan detected!").count == 2)
+        scan.message = "distributed over 3 sources"
+        #expect(AlertText.block(scan).contains("  distributed over 3 sources\n"))
+    }
 }
