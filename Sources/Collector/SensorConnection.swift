@@ -122,7 +122,7 @@ final class SensorConnection: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         if case .streaming(let name) = state {
             metrics.disconnected()
-            logger.info("sensor \(name) disconnected (\(peer))")
+            logger.info("sensor \(name) disconnected (\(peer))", metadata: logMetadata)
         }
         state = .closed
         context.fireChannelInactive()
@@ -195,7 +195,8 @@ final class SensorConnection: ChannelInboundHandler {
             answer.helloAck.window = self.options.window
             self.send(answer, context: context)
             self.logger.info(
-                "sensor \(certified) connected from \(self.peer), committed sequence \(committed)")
+                "sensor \(certified) connected from \(self.peer), committed sequence \(committed)",
+                metadata: self.logMetadata.merging(["committed": "\(committed)"]) { $1 })
         case .failure(let error):
             self.refuse(context: context, code: .storageFailure, reason: "store: \(error)")
         }
@@ -268,10 +269,10 @@ final class SensorConnection: ChannelInboundHandler {
         let wasStreaming = if case .streaming = state { true } else { false }
         let who = certificateName.map { "sensor \($0) (\(peer))" } ?? peer
         if wasStreaming {
-            logOnce("closed \(who): \(reason)", level: .warning)
+            logOnce("closed \(who): \(reason)", level: .warning, code: code)
         } else {
             metrics.refused()
-            logOnce("refused \(who): \(reason)", level: .warning)
+            logOnce("refused \(who): \(reason)", level: .warning, code: code)
         }
         var envelope = Wirewatch_V1_Envelope()
         envelope.error.code = code
@@ -291,10 +292,19 @@ final class SensorConnection: ChannelInboundHandler {
         context.close(promise: nil)
     }
 
-    private func logOnce(_ message: String, level: Logger.Level) {
+    private func logOnce(_ message: String, level: Logger.Level, code: Wirewatch_V1_Error.Code? = nil) {
         guard !loggedFailure else { return }
         loggedFailure = true
-        logger.log(level: level, "\(message)")
+        var metadata = logMetadata
+        if let code { metadata["error.code"] = "\(code)" }
+        logger.log(level: level, "\(message)", metadata: metadata)
+    }
+
+    /// The connection's fields for structured logs (swift-log metadata): the peer and, once known, the sensor.
+    private var logMetadata: Logger.Metadata {
+        var metadata: Logger.Metadata = ["peer": "\(peer)"]
+        if let certificateName { metadata["sensor"] = "\(certificateName)" }
+        return metadata
     }
 
     static func describe(_ address: SocketAddress) -> String {
