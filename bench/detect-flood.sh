@@ -22,7 +22,7 @@ FLOOD="$OUT/flood-$SOURCES.pcap"
 [ -f "$FLOOD" ] || python3 "$HERE/bench/make-flood.py" "$FLOOD" "$SOURCES"
 
 # The caps under test: the scan detector's source table is what a flood of sources fills.
-MAX_SOURCES=100000
+MAX_SOURCES=${MAX_SOURCES:-100000}
 CAPS="$OUT/flood-caps.conf"
 cat >"$CAPS" <<CONF
 [scan]
