@@ -13,6 +13,10 @@ import Flows
 public final class DetectionEngine {
     public let detectors: [any Detector]
     public let lateness: Double
+    /// Live: how far ahead of the collector's clock a record's time may be and still move event time.
+    public let maximumFuture: Double
+    /// Records whose time was too far ahead of the collector's clock to move event time (observed all the same).
+    public private(set) var futureRecords: UInt64 = 0
     private var newest = -Double.infinity
     private var watermark = -Double.infinity
     /// Records observed so far.
@@ -23,9 +27,13 @@ public final class DetectionEngine {
     /// Ids remembered to count episodes; beyond it the count goes on without deduplication (counted).
     static let maximumRememberedIDs = 100_000
 
-    public init(detectors: [any Detector], lateness: Double = EngineConfig().lateness) {
+    public init(
+        detectors: [any Detector], lateness: Double = EngineConfig().lateness,
+        maximumFuture: Double = EngineConfig().maximumFuture
+    ) {
         self.detectors = detectors
         self.lateness = lateness
+        self.maximumFuture = maximumFuture
     }
 
     /// The event-time watermark the detectors were last advanced to (-infinity before any record).
@@ -38,7 +46,13 @@ public final class DetectionEngine {
         for record in batch {
             records += 1
             let time = Self.eventTime(of: record)
-            if time.isFinite && time > newest { newest = time }
+            // The watermark never moves back, so one record from a clock far ahead (a sensor before NTP, a bogus
+            // duration) would expire every detector's state for good: live, such a time does not move it.
+            if let wall, time > wall + maximumFuture {
+                futureRecords += 1
+            } else if time.isFinite && time > newest {
+                newest = time
+            }
             let clock = DetectionClock(event: watermark, wall: wall)
             for detector in detectors { raised += detector.observe(record, clock: clock) }
         }
@@ -91,8 +105,9 @@ public final class DetectionEngine {
     /// When the evidence in a record ends: a flow's last packet, the end of a series interval, else its `ts`.
     public static func eventTime(of record: Record) -> Double {
         switch record {
-        case .flow(let flow): return flow.ts + max(0, flow.duration)
-        case .series(let series): return series.ts + max(0, series.interval)
+        // Durations and intervals are capped at a day: a bogus one must not throw event time far ahead.
+        case .flow(let flow): return flow.ts + min(max(0, flow.duration), 86_400)
+        case .series(let series): return series.ts + min(max(0, series.interval), 86_400)
         case .dns(let dns): return dns.ts
         case .http(let http): return http.ts
         case .tls(let tls): return tls.ts
@@ -106,12 +121,15 @@ public struct EngineConfig: Hashable, Sendable {
     /// How far behind the newest event time records may still arrive (other sensors' clocks, flows emitted when
     /// they end): detectors treat time before `newest - lateness` as complete.
     public var lateness: Double = 60
+    /// Live, a record more than this many seconds ahead of the collector's clock does not move event time.
+    public var maximumFuture: Double = 300
 
     public init() {}
 
     public init(section: ConfigSection) throws(ConfigError) {
         var section = section
         lateness = try section.double("lateness", default: lateness, in: 0...3600)
+        maximumFuture = try section.double("max-future", default: maximumFuture, in: 1...86_400 * 365)
         try section.checkUsed()
     }
 }

@@ -30,6 +30,6 @@ public struct DetectionSetup: Sendable {
             ProtocolShiftDetector(config: try ProtocolShiftConfig(section: file.section("protocols"))),
             SensorHealthDetector(config: try SensorHealthConfig(section: file.section("health"))),
         ]
-        return DetectionEngine(detectors: detectors, lateness: engine.lateness)
+        return DetectionEngine(detectors: detectors, lateness: engine.lateness, maximumFuture: engine.maximumFuture)
     }
 }

@@ -76,9 +76,33 @@ public enum AlertID {
         }
         for byte in key.utf8 { mix(byte) }
         mix(0)
-        let micros = start.isFinite ? Int64((start * 1_000_000).rounded()) : 0
+        let micros = Int64(saturating: (start * 1_000_000).rounded())
         withUnsafeBytes(of: micros.littleEndian) { for byte in $0 { mix(byte) } }
         let hex = String(hash, radix: 16)
         return kind.rawValue + "-" + String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
+
+extension Int64 {
+    /// `value` as an integer, clamped to the representable range (NaN gives 0): record fields come from sensors, and
+    /// a conversion that traps on a huge or non-finite value would take the collector down.
+    public init(saturating value: Double) {
+        if value.isNaN {
+            self = 0
+        } else if value >= 9_223_372_036_854_775_808.0 {  // 2^63: the first Double past Int64.max
+            self = .max
+        } else if value <= -9_223_372_036_854_775_808 {
+            self = .min
+        } else {
+            self = Int64(value)
+        }
+    }
+}
+
+extension FixedWidthInteger {
+    /// `self + other`, stopping at the type's maximum (counters a sensor sends may be anything).
+    public func saturatingAdd(_ other: Self) -> Self {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? (other < 0 ? .min : .max) : sum
     }
 }

@@ -138,7 +138,9 @@ public final class ProtocolShiftDetector: Detector {
                 }
             }
         }
-        return alerts + evaluate(through: clock.event, interval: series.interval)
+        // Only a valid length sets the grid: a record with a zero or absurd interval must not move it.
+        let valid = (1...86_400).contains(series.interval) ? series.interval : nil
+        return alerts + evaluate(through: clock.event, interval: valid)
     }
 
     public func advance(to clock: DetectionClock) -> [AlertRecord] { evaluate(through: clock.event, interval: nil) }
@@ -290,7 +292,7 @@ public final class ProtocolShiftDetector: Detector {
             "grew": .string(grew),
             "grew_by": .double(grewBy),
             "measure": .string(config.measure),
-            "window_packets": .int(Int64(episode.windowPackets)),
+            "window_packets": .int(Int64(saturating: episode.windowPackets)),
             "intervals": .int(Int64(episode.count)),
         ]
         return AlertRecord(

@@ -231,9 +231,9 @@ public final class SensorHealthDetector: Detector {
                 || current.interface < previous.interface || current.records < previous.records
             if reset { state.restarts += 1 }
             let base = reset ? Counters(received: 0, kernel: 0, interface: 0, records: 0) : previous
-            state.lossReceived += current.received - base.received
-            state.lossKernel += current.kernel - base.kernel
-            state.lossInterface += current.interface - base.interface
+            state.lossReceived = state.lossReceived.saturatingAdd(current.received - base.received)
+            state.lossKernel = state.lossKernel.saturatingAdd(current.kernel - base.kernel)
+            state.lossInterface = state.lossInterface.saturatingAdd(current.interface - base.interface)
             alerts += captureLoss(stats, &state)
             alerts += spoolDrops(stats, current.records - base.records, total: current.records, &state)
         }
@@ -257,8 +257,8 @@ public final class SensorHealthDetector: Detector {
     }
 
     private func captureLoss(_ stats: StatsRecord, _ state: inout SensorState) -> [AlertRecord] {
-        let dropped = state.lossKernel + state.lossInterface
-        let total = state.lossReceived + dropped
+        let dropped = state.lossKernel.saturatingAdd(state.lossInterface)
+        let total = state.lossReceived.saturatingAdd(dropped)
         guard total >= UInt64(config.minPackets) else { return [] }
         let received = state.lossReceived
         let (kernel, interface) = (state.lossKernel, state.lossInterface)
@@ -286,7 +286,7 @@ public final class SensorHealthDetector: Detector {
         -> [AlertRecord]
     {
         guard increase > 0 else { return resolveOpen("spool-drops", stats, &state) }
-        let episodeTotal = UInt64(state.episodes["spool-drops"]?.count ?? 0) + increase
+        let episodeTotal = UInt64(max(0, state.episodes["spool-drops"]?.count ?? 0)).saturatingAdd(increase)
         let message =
             "sensor \(stats.sensor) spool full: \(compact(Double(increase))) records dropped since its last stats "
             + "(\(compact(Double(episodeTotal))) in this episode)"
@@ -317,7 +317,7 @@ public final class SensorHealthDetector: Detector {
         severity: AlertSeverity, message: String, detail: [String: AlertValue]
     ) -> [AlertRecord] {
         if var open = state.episodes[subtype] {
-            open.count += amount
+            open.count = open.count.saturatingAdd(amount)
             open.lastTS = max(open.lastTS, stats.ts)
             open.severity = max(open.severity, severity)
             let grew = subtype == "spool-drops" || subtype == "capture-loss" ? Double(open.count) : measure

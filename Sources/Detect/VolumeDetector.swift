@@ -134,10 +134,22 @@ public final class VolumeDetector: Detector {
 
     public init(config: VolumeConfig = VolumeConfig()) { self.config = config }
 
+    /// Distinct interval lengths followed at once.
+    static let maximumLengths = 8
+
     public func observe(_ record: Record, clock: DetectionClock) -> [AlertRecord] {
         guard case .series(let series) = record else { return [] }
         var alerts: [AlertRecord] = []
-        if series.interval > 0, series.interval.isFinite, series.ts.isFinite {
+        // Interval lengths are whole seconds up to a day, and a deployment uses a few: each length keeps an overall
+        // baseline, so a sensor sending ever new lengths must not grow the state (those records are counted late).
+        let knownLength =
+            evaluatedThrough[series.interval] != nil || pending.keys.contains { $0.interval == series.interval }
+        let acceptable =
+            (1...86_400).contains(series.interval) && series.interval == series.interval.rounded()
+            && (knownLength
+                || Set(evaluatedThrough.keys).union(pending.keys.map(\.interval)).count < Self.maximumLengths)
+        if !acceptable && series.interval.isFinite && series.interval > 0 { lateRecords += 1 }
+        if acceptable, series.ts.isFinite {
             if let done = evaluatedThrough[series.interval], series.ts <= done {
                 lateRecords += 1
             } else {
