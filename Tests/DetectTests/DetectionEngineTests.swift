@@ -69,9 +69,9 @@ private func alert(id: String, count: Int, kind: AlertKind = .dnsSuspicious) -> 
             respBytes: 0, origPackets: 1, respPackets: 0, origIPBytes: 40, respIPBytes: 0, connState: "S0",
             history: "S", tcpFlagsOrig: nil, tcpFlagsResp: nil, retransPackets: 0, icmpType: nil, icmpCode: nil,
             vlan: nil, innerVlan: nil, communityID: "", final: true, reason: "idle", truncated: false)
-        _ = engine.process([.flow(flow)], wall: 5)
+        _ = engine.process([.flow(flow)], wall: 1060)
         #expect(engine.eventWatermark == 1050)
-        #expect(detector.advancedTo.last == DetectionClock(event: 1050, wall: 5))
+        #expect(detector.advancedTo.last == DetectionClock(event: 1050, wall: 1060))
     }
 
     @Test func keepsTheNewestVersionOfEachEpisodeAndCountsEpisodesOnce() {
