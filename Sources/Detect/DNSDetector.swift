@@ -34,6 +34,10 @@ public final class DNSDetector: Detector {
     /// Clients in the order they were (re)queued, for second-chance eviction of the least recently seen.
     private var order = DNSWindow<DNSTimedKey>()
     private var evicted: UInt64 = 0
+    /// Clients with an update held back by the rate limit: `advance` returns the due ones on every call, while it
+    /// walks every client (expiry, ended episodes) only once per `sweepInterval` of event time.
+    private var pendingClients: Set<String> = []
+    private var nextSweep = -Double.infinity
 
     public init(config: DNSConfig = DNSConfig()) {
         self.config = config
@@ -325,6 +329,7 @@ public final class DNSDetector: Detector {
         state.episodes[key] = episode
         guard grew else {
             episode.pending = true
+            pendingClients.insert(state.address)
             return nil
         }
         return report(episode)
@@ -345,8 +350,16 @@ public final class DNSDetector: Detector {
     /// Returns the updates held back by the rate limit once `update-interval` has passed since the last one, and
     /// the last update of the episodes that end (quiet for `episode-gap`), which it then forgets.
     private func endEpisodes(of state: DNSClientState, now: Double) -> [AlertRecord] {
+        // Most calls (one per query) find nothing due: sort only the episodes that are.
+        var due: [String] = []
+        for (key, episode) in state.episodes {
+            let ended = now - episode.lastTS > config.episodeGap
+            if ended || (episode.pending && now - episode.reportedAt >= config.updateInterval) { due.append(key) }
+        }
+        guard !due.isEmpty else { return [] }
         var alerts: [AlertRecord] = []
-        for (key, episode) in state.episodes.sorted(by: { $0.key < $1.key }) {
+        for key in due.sorted() {
+            guard let episode = state.episodes[key] else { continue }
             let ended = now - episode.lastTS > config.episodeGap
             if episode.pending && (ended || now - episode.reportedAt >= config.updateInterval) {
                 alerts.append(report(episode))
@@ -404,16 +417,34 @@ public final class DNSDetector: Detector {
 
     // MARK: - advance
 
+    /// Event time between two walks over every client: a tenth of the shortest window or gap, at least a second.
+    private var sweepInterval: Double {
+        max(1, min(config.window, config.nxdomainWindow, config.episodeGap, config.updateInterval) / 10)
+    }
+
     public func advance(to clock: DetectionClock) -> [AlertRecord] {
         let now = clock.event
-        let keep = max(config.window, config.nxdomainWindow, config.episodeGap)
         var alerts: [AlertRecord] = []
+        guard now >= nextSweep else {
+            // Between sweeps only the held-back updates that are due (and those clients' ended episodes).
+            for address in pendingClients {
+                guard let state = clients[address] else { continue }
+                alerts += endEpisodes(of: state, now: now)
+            }
+            prunePending()
+            return alerts.sorted { ($0.lastTS, $0.id) < ($1.lastTS, $1.id) }
+        }
+        nextSweep = now + sweepInterval
+        let keep = max(config.window, config.nxdomainWindow, config.episodeGap)
         for (address, state) in clients {
             expireWindows(of: state, now: now, allDomains: true)
             alerts += endEpisodes(of: state, now: now)
-            state.sensors = state.sensors.filter { now - $0.value <= keep }
+            if state.sensors.contains(where: { now - $0.value > keep }) {
+                state.sensors = state.sensors.filter { now - $0.value <= keep }
+            }
             if state.isEmpty && now - state.lastSeen > keep { clients[address] = nil }
         }
+        prunePending()
         // Drop the order entries of clients that are gone or requeued, once they are most of the queue.
         if order.count > 2 * clients.count + 64 {
             var rebuilt = DNSWindow<DNSTimedKey>()
@@ -429,6 +460,16 @@ public final class DNSDetector: Detector {
         }
         // Clients are visited in hash order; the alerts are returned in a fixed one.
         return alerts.sorted { ($0.lastTS, $0.id) < ($1.lastTS, $1.id) }
+    }
+
+    /// Forgets the pending clients that are gone or have no held-back update left.
+    private func prunePending() {
+        guard !pendingClients.isEmpty else { return }
+        let done = pendingClients.filter { address in
+            guard let state = clients[address] else { return true }
+            return !state.episodes.values.contains(where: \.pending)
+        }
+        pendingClients.subtract(done)
     }
 
     public var usage: DetectorUsage {

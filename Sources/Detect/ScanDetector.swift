@@ -76,13 +76,14 @@ public final class ScanDetector: Detector {
         }
         let entry = ScanProbeEntry(ts: flow.ts, uid: flow.uid, technique: technique, outcome: probeOutcome)
         var alerts: [AlertRecord] = []
-        if let episode = episode(of: source, family: technique.family, ts: flow.ts) {
+        if let episode = episode(of: source, family: technique.family, ts: flow.ts, ended: &alerts) {
             let added = episode.add(
                 key: key, target: key.host, entry: entry, sensor: flow.sensor, cap: config.maxPortsPerSource)
             if added.overCap { evicted += 1 }  // counted and its port kept, the probe itself not remembered
+            episode.group?.note(key: key, sensor: flow.sensor, remembered: episode.targets.contains(key.host))
             if let alert = evaluate(episode, source: source) { alerts.append(alert) }
         }
-        if let alert = noteTargetProbe(flow: flow, family: technique.family, entry: entry) { alerts.append(alert) }
+        alerts += noteTargetProbe(flow: flow, family: technique.family, entry: entry)
         return alerts
     }
 
@@ -113,6 +114,8 @@ public final class ScanDetector: Detector {
                 if let alert = distributedAlert(episode, final: true) { alerts.append(alert) }
                 target.episode = nil
             }
+            // The window moved on: the distributed test runs again at the target's next probe.
+            target.failedCheck = nil
             if target.probes.isEmpty && target.episode == nil { targets[address] = nil }
         }
         return alerts
@@ -180,11 +183,15 @@ public final class ScanDetector: Detector {
     // MARK: Episodes
 
     /// The source's open episode of this family, a new one after `episode-gap`, or nil for a straggler older than
-    /// the open episode by more than the gap.
-    private func episode(of source: ScanSource, family: ScanFamily, ts: Double) -> ScanEpisode? {
+    /// the open episode by more than the gap. An open episode replaced by a new one before the sweep ended it adds
+    /// its final version to `ended`.
+    private func episode(
+        of source: ScanSource, family: ScanFamily, ts: Double, ended: inout [AlertRecord]
+    ) -> ScanEpisode? {
         if let open = source.episodes[family] {
             if ts <= open.lastTS + config.episodeGap && ts >= open.firstTS - config.episodeGap { return open }
             if ts < open.firstTS { return nil }
+            if open.id != nil, let alert = episodeAlert(open, source: source, final: true) { ended.append(alert) }
         }
         let made = ScanEpisode(family: family, source: source.address, ts: ts)
         source.episodes[family] = made
@@ -255,14 +262,17 @@ public final class ScanDetector: Detector {
         }
         guard !partners.isEmpty else { return }
         if let group = partners.lazy.compactMap(\.group).first {
-            if !group.members.contains(where: { $0 === episode }) { group.members.append(episode) }
+            group.join(episode)
             episode.group = group
             return
         }
         // The group takes the id of a member already raised (so its alert is replaced, not doubled), else this one's.
         let id = partners.compactMap(\.id).first ?? episode.id ?? ""
-        let group = ScanDecoyGroup(id: id, members: [episode] + partners)
-        for member in group.members { member.group = group }
+        let group = ScanDecoyGroup(id: id, members: [])
+        for member in [episode] + partners {
+            group.join(member)
+            member.group = group
+        }
     }
 
     private func isDecoy(_ other: ScanEpisode, of episode: ScanEpisode) -> Bool {
@@ -277,19 +287,13 @@ public final class ScanDetector: Detector {
     }
 
     private func groupAlert(_ group: ScanDecoyGroup, final: Bool) -> AlertRecord? {
-        var ports: Set<UInt16> = []
-        var targets: Set<IPAddress> = []
-        var sensors: Set<String> = []
+        // The group keeps its members' unions up to date (`ScanDecoyGroup.note`): no union per probe.
         var count = 0
-        for member in group.members {
-            count += member.count
-            ports.formUnion(member.ports)
-            targets.formUnion(member.targets)
-            sensors.formUnion(member.sensors)
-        }
+        for member in group.members { count += member.count }
+        let targets = group.targets
         let growth = ScanGrowth(
-            ports: ports.count, targets: targets.count, sensors: sensors.count, sources: group.members.count,
-            count: count)
+            ports: group.ports.count, targets: targets.count, sensors: group.sensors.count,
+            sources: group.members.count, count: count)
         guard grew(growth, from: group.emitted, final: final) else { return nil }
         group.emitted = growth
 
@@ -320,7 +324,7 @@ public final class ScanDetector: Detector {
     /// Remembers the probe for its target and raises or grows a distributed episode: at least `distributed-sources`
     /// sources, each below `threshold` ports, probing `threshold` distinct ports of the target within `window`,
     /// mostly different ports (decoys probe the same ones).
-    private func noteTargetProbe(flow: FlowRecord, family: ScanFamily, entry: ScanProbeEntry) -> AlertRecord? {
+    private func noteTargetProbe(flow: FlowRecord, family: ScanFamily, entry: ScanProbeEntry) -> [AlertRecord] {
         let address = flow.id.respHost
         let target: ScanTarget
         if let known = targets[address] {
@@ -350,13 +354,23 @@ public final class ScanDetector: Detector {
         }
         target.insert(key, ScanTargetProbe(ts: flow.ts, family: family, entry: entry, sensor: flow.sensor))
 
-        if let episode = target.episode, flow.ts <= episode.lastTS + config.episodeGap {
-            addToDistributed(episode, key: key, probe: target.probes[key], target: address)
-            return distributedAlert(episode, final: false)
+        var alerts: [AlertRecord] = []
+        if let episode = target.episode {
+            if flow.ts <= episode.lastTS + config.episodeGap {
+                addToDistributed(episode, key: key, probe: target.probes[key], target: address)
+                return distributedAlert(episode, final: false).map { [$0] } ?? []
+            }
+            // Ended before the sweep saw it: its final version, then perhaps a new episode.
+            if let alert = distributedAlert(episode, final: true) { alerts.append(alert) }
+            target.episode = nil
         }
         guard target.perSource.count >= config.distributedSources, target.perPort.count >= config.threshold else {
-            return nil
+            return alerts
         }
+        // The full test walks all the target's probes: not again until its sources or ports change (or a sweep).
+        let shape = ScanTargetShape(sources: target.perSource.count, ports: target.perPort.count)
+        guard target.failedCheck != shape else { return alerts }
+        target.failedCheck = shape
         let from = flow.ts - config.window
         var ports: [UInt16: Int] = [:]
         var perSource: [IPAddress: Set<UInt16>] = [:]
@@ -366,9 +380,10 @@ public final class ScanDetector: Detector {
         }
         guard ports.count >= config.threshold, perSource.count >= config.distributedSources,
             perSource.values.allSatisfy({ $0.count < config.threshold })
-        else { return nil }
+        else { return alerts }
         let shared = ports.values.filter { $0 > 1 }.count
-        guard Double(shared) <= 0.5 * Double(ports.count) else { return nil }
+        guard Double(shared) <= 0.5 * Double(ports.count) else { return alerts }
+        target.failedCheck = nil
 
         let episode = ScanEpisode(family: family, source: nil, ts: flow.ts)
         // In time order, so that the probes remembered under the cap are the same on every run.
@@ -378,7 +393,8 @@ public final class ScanDetector: Detector {
         raise(episode, by: "threshold")
         episode.id = AlertID.make(kind: .portScan, key: "distributed|\(address)", start: episode.firstTS)
         target.episode = episode
-        return distributedAlert(episode, final: false)
+        if let alert = distributedAlert(episode, final: false) { alerts.append(alert) }
+        return alerts
     }
 
     private func addToDistributed(_ episode: ScanEpisode, key: ScanProbeKey, probe: ScanTargetProbe?, target: IPAddress)

@@ -123,12 +123,34 @@ struct ScanGrowth: Hashable {
 /// reported as one alert under the id of the first one raised.
 final class ScanDecoyGroup {
     let id: String
-    var members: [ScanEpisode]
+    private(set) var members: [ScanEpisode] = []
+    /// The unions of the members' ports, targets and sensors, kept up to date as they grow (`note`), so that a
+    /// member's probe does not rebuild them over every member (`nmap -D RND:20 -p-`).
+    private(set) var ports: Set<UInt16> = []
+    private(set) var targets: Set<IPAddress> = []
+    private(set) var sensors: Set<String> = []
     var emitted = ScanGrowth()
 
     init(id: String, members: [ScanEpisode]) {
         self.id = id
-        self.members = members
+        for member in members { join(member) }
+    }
+
+    /// Adds a member (once) and what it has probed so far.
+    func join(_ episode: ScanEpisode) {
+        guard !members.contains(where: { $0 === episode }) else { return }
+        members.append(episode)
+        ports.formUnion(episode.ports)
+        targets.formUnion(episode.targets)
+        sensors.formUnion(episode.sensors)
+    }
+
+    /// A member's probe just added (`ScanEpisode.add`): its port and sensor, its target when the member remembers
+    /// it (a probe beyond the member's cap adds its port but not its target).
+    func note(key: ScanProbeKey, sensor: String, remembered: Bool) {
+        ports.insert(key.port)
+        sensors.insert(sensor)
+        if remembered { targets.insert(key.host) }
     }
 }
 
@@ -191,6 +213,9 @@ final class ScanTarget {
     /// Probes per port, so that a target with few distinct ports skips the distributed test cheaply.
     var perPort: [UInt16: Int] = [:]
     var episode: ScanEpisode?
+    /// The sources and ports the target had when the distributed test last failed: the test (a walk over all its
+    /// probes) runs again only once they change, or after a sweep.
+    var failedCheck: ScanTargetShape?
 
     init(address: IPAddress, ts: Double) {
         self.address = address
@@ -215,4 +240,10 @@ final class ScanTarget {
     var approximateBytes: Int {
         128 + probes.count * 120 + perSource.count * 40 + perPort.count * 24 + (episode?.approximateBytes ?? 0)
     }
+}
+
+/// How many sources and distinct ports a target's probes have.
+struct ScanTargetShape: Hashable {
+    var sources: Int
+    var ports: Int
 }

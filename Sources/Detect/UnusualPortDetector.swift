@@ -108,13 +108,16 @@ public final class UnusualPortDetector: Detector {
     private var uidOrder: [String] = []
     private var uidHead = 0
     private var evicted: UInt64 = 0
+    /// Services last seen before this are expired: forgotten by the next sweep, treated as gone until then.
+    private var expiredBefore = -Double.infinity
+    private var nextSweep = -Double.infinity
 
     public init(config: UnusualPortConfig = UnusualPortConfig()) { self.config = config }
 
     /// Services learned so far: (network, protocol name, port, answered flows, distinct clients), sorted.
     public var learnedServices: [(network: String, proto: String, port: UInt16, flows: UInt64, clients: Int)] {
         services.keys.sorted().compactMap { key in
-            guard let service = services[key] else { return nil }
+            guard let service = services[key], service.lastTS >= expiredBefore else { return nil }
             return (
                 key.network.description, FlowRecord.protoName(key.proto), key.port, service.flows,
                 service.clients.count
@@ -154,7 +157,7 @@ public final class UnusualPortDetector: Detector {
 
         var service: Service
         let isNew: Bool
-        if let existing = services[key] {
+        if let existing = services[key], existing.lastTS >= expiredBefore {
             service = existing
             isNew = false
         } else {
@@ -207,8 +210,14 @@ public final class UnusualPortDetector: Detector {
 
     public func advance(to clock: DetectionClock) -> [AlertRecord] {
         guard clock.event.isFinite else { return [] }
-        let horizon = clock.event - config.expiry
-        services = services.filter { $0.value.lastTS >= horizon }
+        // Expiry is exact at once (`expiredBefore`); the walk that frees the expired services runs only every tenth
+        // of `expiry` (at most an hour) of event time, not after every batch.
+        expiredBefore = max(expiredBefore, clock.event - config.expiry)
+        guard clock.event >= nextSweep else { return [] }
+        nextSweep = clock.event + max(1, min(config.expiry / 10, 3600))
+        var expired: [ServiceKey] = []
+        for (key, service) in services where service.lastTS < expiredBefore { expired.append(key) }
+        for key in expired { services[key] = nil }
         return []
     }
 
@@ -222,8 +231,10 @@ public final class UnusualPortDetector: Detector {
             approximateBytes: serviceBytes + portFlows.count * 32 + uidBytes, evicted: evicted)
     }
 
-    /// True the first time a uid is seen (bounded FIFO of uids; a forgotten uid's next record counts again).
+    /// True the first time a uid is seen (bounded FIFO of uids; a forgotten uid's next record counts again), and
+    /// always for an empty uid.
     private func remember(uid: String) -> Bool {
+        guard !uid.isEmpty else { return true }  // no uid: nothing to tell its records apart by, count each
         guard !seenUIDs.contains(uid) else { return false }
         seenUIDs.insert(uid)
         if uidOrder.count < config.maxTrackedFlows {

@@ -145,6 +145,18 @@ let generatedDomains = [
 }
 
 @Suite struct DNSDetectorTests {
+    @Test func heldBackUpdatesAreReturnedBetweenSweeps() {
+        let detector = DNSDetector()
+        let returned = feed(detector, tunnelRecords(count: 40))
+        #expect(returned.map(\.count) == [30])  // raised at the 30th query (t = 1014.5)
+        // A sweep before the update is due; the next call, due but before the next sweep, still returns it.
+        #expect(detector.advance(to: DetectionClock(event: 1070)).isEmpty)
+        #expect(detector.advance(to: DetectionClock(event: 1075)).map(\.count) == [40])
+        #expect(detector.advance(to: DetectionClock(event: 1076)).isEmpty)
+        // Nothing more after the episode ends: its last version was already returned.
+        #expect(detector.finish(at: DetectionClock(event: 1100)).isEmpty)
+    }
+
     @Test func tunnelingFiresWithItsDetail() throws {
         let detector = DNSDetector()
         let returned = feed(detector, tunnelRecords(count: 40))

@@ -374,6 +374,29 @@ final class ScanRun {
         #expect(guess.src == "10.5.0.1")  // whose probes came first
     }
 
+    @Test func largeDecoyGroupKeepsEveryPort() throws {
+        // nmap -D d1,d2,ME,d3,d4 -p 1-3000: five sources probing the same 3000 ports, interleaved. The group's
+        // unions are kept up to date per probe, not rebuilt over all members on every probe.
+        let run = ScanRun()
+        let sources = ["10.5.0.1", "10.5.0.2", "10.0.0.7", "10.5.0.3", "10.5.0.4"]
+        var flows: [FlowRecord] = []
+        flows.reserveCapacity(sources.count * 3000)
+        for (index, port) in (UInt16(1)...3000).enumerated() {
+            for (order, src) in sources.enumerated() {
+                flows.append(
+                    ScanFlows.make(
+                        .synRejected, ts: 1000 + Double(index) * 0.01 + Double(order) * 0.001, src: src, port: port))
+            }
+        }
+        run.feed(flows)
+        run.finish(at: 2000)
+        #expect(run.alerts.count == 1, "\(run.alerts.map(\.id))")
+        let alert = try #require(run.alerts.first)
+        #expect(alert.detail["decoys"] == 4)
+        #expect(alert.ports == Array(1...3000))
+        #expect(alert.count == 5 * 3000)
+    }
+
     // MARK: Allow-lists and config
 
     @Test func allowListsSilence() throws {
@@ -460,6 +483,35 @@ final class ScanRun {
         #expect(!later.isEmpty)
         #expect(Set(later.map(\.id)).isDisjoint(with: ids))
         #expect(run.alerts.count == 2)
+    }
+
+    @Test func episodeReplacedBeforeTheSweepReturnsItsFinalVersion() throws {
+        // 29 probes over 100 s, then more 400 s later, all observed before any sweep: the first episode is
+        // replaced by the second one, and its final version (all 29 ports) is returned before that.
+        let detector = ScanDetector()
+        var returned: [AlertRecord] = []
+        let first = (0..<29).map { index in
+            ScanFlows.make(.synRejected, ts: Double(index) * 100 / 28, port: UInt16(index + 1))
+        }
+        let second = (0..<12).map { index in
+            ScanFlows.make(.synRejected, ts: 500 + Double(index) * 0.1, port: UInt16(index + 1))
+        }
+        for flow in first + second {
+            returned += detector.observe(.flow(flow), clock: DetectionClock(event: flow.ts))
+        }
+        let firstID = try #require(returned.first?.id)
+        let firstVersions = returned.filter { $0.id == firstID }
+        let final = try #require(firstVersions.last)
+        #expect(final.ports == Array(1...29))
+        #expect(final.count == 29)
+        #expect(final.lastTS == 100)
+        let later = returned.filter { $0.id != firstID }
+        #expect(!later.isEmpty)
+        #expect(later.allSatisfy { $0.firstTS == 500 })
+        // The first episode's final version came before the second episode's first alert.
+        let lastOfFirst = try #require(returned.lastIndex { $0.id == firstID })
+        let firstOfSecond = try #require(returned.firstIndex { $0.id != firstID })
+        #expect(lastOfFirst < firstOfSecond)
     }
 
     @Test func updatesAreRateLimited() throws {

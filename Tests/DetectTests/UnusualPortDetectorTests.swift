@@ -173,6 +173,37 @@ func flowRecord(
         #expect(detector.usage.evicted == 4)  // expiry is not eviction
     }
 
+    @Test func emptyUIDsAreNotDuplicatesOfEachOther() {
+        var config = UnusualPortConfig()
+        config.warmUp = 0
+        let detector = UnusualPortDetector(config: config)
+        for index in 0..<3 {
+            let ts = Self.t0 + Double(index)
+            _ = detector.observe(
+                flowRecord(ts, "192.168.0.\(index + 1)", "10.0.1.80", port: 443, uid: ""),
+                clock: DetectionClock(event: ts))
+        }
+        let service = detector.learnedServices.first
+        #expect(service?.flows == 3)
+        #expect(service?.clients == 3)
+    }
+
+    @Test func expiredServiceIsNewAgainBeforeTheSweepFreesIt() {
+        var config = UnusualPortConfig()
+        config.warmUp = 0
+        config.expiry = 36_000
+        let detector = UnusualPortDetector(config: config)
+        _ = detector.observe(flowRecord(Self.t0, "192.168.0.1", "10.0.1.80", port: 443), clock: .init(event: Self.t0))
+        _ = detector.advance(to: DetectionClock(event: Self.t0 + 35_000))  // a sweep: the next one is an hour on
+        _ = detector.advance(to: DetectionClock(event: Self.t0 + 36_500))  // expires the service, no sweep
+        #expect(detector.learnedServices.isEmpty)
+        let later = Self.t0 + 36_501
+        let again = detector.observe(
+            flowRecord(later, "192.168.0.1", "10.0.1.80", port: 443), clock: .init(event: later))
+        #expect(again.count == 1)
+        #expect(again.first?.count == 1)
+    }
+
     @Test func configParsesEveryKeyAndRefusesUnknownAndOutOfRange() throws {
         let text = """
             [ports]
