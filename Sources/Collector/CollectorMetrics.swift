@@ -16,7 +16,6 @@ public final class CollectorMetrics: Sendable {
     private let connectionsRefused = Atomic<Int>(0)
     private let frameBytes = Atomic<Int>(0)
     private let alertsNew = Mutex<[AlertKind: Int]>([:])
-    private let alertUpdates = Atomic<Int>(0)
     /// The newest event time (packet time) of the records stored so far, as its bit pattern (-infinity: none).
     private let newestEvent = Atomic<UInt64>((-Double.infinity).bitPattern)
 
@@ -60,9 +59,8 @@ public final class CollectorMetrics: Sendable {
     public var refusedConnections: Int { connectionsRefused.load(ordering: .relaxed) }
     /// Bytes of every frame received after Hello (batches and heartbeats), length prefixes included.
     public var bytesReceived: Int { frameBytes.load(ordering: .relaxed) }
-    /// Episodes announced so far, by kind (grown episodes are counted in `alertUpdatesAnnounced`).
+    /// Episodes announced so far, by kind (grown episodes are counted in `wirewatch_alert_updates_total`).
     public var alertsByKind: [AlertKind: Int] { alertsNew.withLock { $0 } }
-    public var alertUpdatesAnnounced: Int { alertUpdates.load(ordering: .relaxed) }
     /// The newest packet time among the stored records; nil before any.
     public var newestEventTime: Double? {
         let value = Double(bitPattern: newestEvent.load(ordering: .relaxed))
@@ -109,7 +107,6 @@ public final class CollectorMetrics: Sendable {
         }
         for item in published {
             if item.updated {
-                alertUpdates.add(1, ordering: .relaxed)
                 alertUpdatesCounter.increment()
             } else {
                 alertCounters[item.alert.kind]?.increment()

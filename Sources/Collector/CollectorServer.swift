@@ -89,6 +89,9 @@ public final class CollectorServer: Sendable {
         let options = options
         let tls = tls
         let ingest = ingest
+        var sensorPresence: (@Sendable (String, Bool) -> Void)?
+        if let stage = detection { sensorPresence = { stage.sensor($0, disconnected: $1) } }
+        let presence = sensorPresence
         let logger = logger
         let metrics = metrics
         let bootstrap = ServerBootstrap(group: group)
@@ -103,7 +106,9 @@ public final class CollectorServer: Sendable {
                     try sync.addHandler(
                         ByteToMessageHandler(FrameDecoder(maxFrameBytes: options.maxFrameBytes)))
                     try sync.addHandler(
-                        SensorConnection(options: options, ingest: ingest, logger: logger, metrics: metrics))
+                        SensorConnection(
+                            options: options, ingest: ingest, logger: logger, metrics: metrics,
+                            presence: presence))
                 }
             }
         let channel = try bootstrap.bind(host: options.host, port: options.port).wait()
@@ -177,6 +182,4 @@ public final class CollectorServer: Sendable {
         ingest.waitUntilIdle()
     }
 
-    /// Each detector's state (empty without detection).
-    public var detectorUsage: [DetectorUsage] { detection?.usage ?? [] }
 }

@@ -17,12 +17,9 @@ final class DetectionStage: Sendable {
     private let publish: @Sendable ([PublishedAlert]) -> Void
     /// Records handed over but not yet through the engine; beyond it ingest waits (the engine lags too far).
     static let maximumPendingRecords = 400_000
-    /// Alert ids remembered to tell a new episode from a grown one.
-    static let maximumReportedIDs = 100_000
 
     private struct State: ~Copyable {
         var engine: DetectionEngine
-        var reported: Set<String> = []
     }
 
     init(engine: sending DetectionEngine, publish: @escaping @Sendable ([PublishedAlert]) -> Void) {
@@ -72,21 +69,26 @@ final class DetectionStage: Sendable {
     /// Each detector's state.
     var usage: [DetectorUsage] { state.withLock { $0.engine.usage } }
 
-    /// Episodes raised so far, by kind.
-    var episodesByKind: [AlertKind: Int] { state.withLock { $0.engine.episodesByKind } }
+    /// A sensor's connection closed, or it sent a heartbeat: the detectors that track sensors' presence hear of
+    /// it (in order with the records, on the detection queue).
+    func sensor(_ name: String, disconnected: Bool) {
+        let wall = Date().timeIntervalSince1970
+        queue.async { [self] in
+            state.withLock { state in
+                if disconnected {
+                    state.engine.sensorDisconnected(name, wall: wall)
+                } else {
+                    state.engine.sensorSeen(name, wall: wall)
+                }
+            }
+        }
+    }
 
     private func run(_ body: (DetectionEngine) -> [AlertRecord]) {
         let published: [PublishedAlert] = state.withLock { state in
             let alerts = body(state.engine)
-            return alerts.map { alert in
-                let updated = state.reported.contains(alert.id)
-                if !updated {
-                    // Bounded: past the cap a grown episode may be announced as new once more, nothing worse.
-                    if state.reported.count >= Self.maximumReportedIDs { state.reported.removeAll() }
-                    state.reported.insert(alert.id)
-                }
-                return PublishedAlert(alert: alert, updated: updated)
-            }
+            let new = state.engine.newIDs
+            return alerts.map { PublishedAlert(alert: $0, updated: !new.contains($0.id)) }
         }
         if !published.isEmpty { publish(published) }
     }

@@ -38,11 +38,15 @@ final class SensorConnection: ChannelInboundHandler {
     private var readPaused = false
     private var loggedFailure = false
 
+    /// Told when a streaming sensor sends a heartbeat (`disconnected` false) or its connection closes (true).
+    private let presence: (@Sendable (_ sensor: String, _ disconnected: Bool) -> Void)?
+
     /// `certificateName` is known in advance only in unit tests without TLS; normally it comes from the handshake.
     init(
         options: CollectorOptions, ingest: Ingest, logger: Logger, metrics: CollectorMetrics,
-        certificateName: String? = nil
+        certificateName: String? = nil, presence: (@Sendable (_ sensor: String, _ disconnected: Bool) -> Void)? = nil
     ) {
+        self.presence = presence
         self.options = options
         self.ingest = ingest
         self.logger = logger
@@ -82,7 +86,8 @@ final class SensorConnection: ChannelInboundHandler {
         case (.streaming(let name), .batch(let batch)):
             metrics.received(frameBytes: WireProtocol.lengthPrefixBytes + frame.readableBytes)
             store(batch, from: name, context: context)
-        case (.streaming, .heartbeat):
+        case (.streaming(let name), .heartbeat):
+            presence?(name, false)
             var answer = Wirewatch_V1_Envelope()
             answer.heartbeat.sentAtMicros = Int64(Date().timeIntervalSince1970 * 1_000_000)
             send(answer, context: context)
@@ -122,6 +127,7 @@ final class SensorConnection: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         if case .streaming(let name) = state {
             metrics.disconnected()
+            presence?(name, true)
             logger.info("sensor \(name) disconnected (\(peer))", metadata: logMetadata)
         }
         state = .closed

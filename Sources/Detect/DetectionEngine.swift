@@ -24,7 +24,10 @@ public final class DetectionEngine {
     /// Distinct episodes (alert ids) raised so far, by kind.
     public private(set) var episodesByKind: [AlertKind: Int] = [:]
     private var seenIDs: Set<String> = []
-    /// Ids remembered to count episodes; beyond it the count goes on without deduplication (counted).
+    /// The ids of the last call's alerts that were raised for the first time (the others are grown episodes).
+    public private(set) var newIDs: Set<String> = []
+    /// Ids remembered to tell a new episode from a grown one; past it they are forgotten at once, so a grown
+    /// episode may count as new once more, nothing worse.
     static let maximumRememberedIDs = 100_000
 
     public init(
@@ -73,6 +76,16 @@ public final class DetectionEngine {
         return collect(detectors.flatMap { $0.finish(at: clock) })
     }
 
+    /// A sensor's connection closed (live): detectors that care note it (a later `silent` alert says so).
+    public func sensorDisconnected(_ name: String, wall: Double) {
+        for case let observer as any SensorPresenceObserver in detectors { observer.sensorDisconnected(name, at: wall) }
+    }
+
+    /// A sign of life without a record (a heartbeat): it counts as an arrival for silence.
+    public func sensorSeen(_ name: String, wall: Double) {
+        for case let observer as any SensorPresenceObserver in detectors { observer.sensorSeen(name, at: wall) }
+    }
+
     /// Each detector's state, for metrics and the memory benchmark.
     public var usage: [DetectorUsage] { detectors.map(\.usage) }
 
@@ -84,6 +97,7 @@ public final class DetectionEngine {
 
     /// Keeps the last version of each id, in the order the ids first appeared, and counts new episodes.
     private func collect(_ raised: [AlertRecord]) -> [AlertRecord] {
+        newIDs = []
         guard !raised.isEmpty else { return [] }
         var position: [String: Int] = [:]
         var out: [AlertRecord] = []
@@ -94,9 +108,11 @@ public final class DetectionEngine {
                 position[alert.id] = out.count
                 out.append(alert)
             }
-            if !seenIDs.contains(alert.id) {
+            if !seenIDs.contains(alert.id) && !newIDs.contains(alert.id) {
                 episodesByKind[alert.kind, default: 0] += 1
-                if seenIDs.count < Self.maximumRememberedIDs { seenIDs.insert(alert.id) }
+                newIDs.insert(alert.id)
+                if seenIDs.count >= Self.maximumRememberedIDs { seenIDs.removeAll() }
+                seenIDs.insert(alert.id)
             }
         }
         return out

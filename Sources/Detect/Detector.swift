@@ -36,6 +36,13 @@ extension Detector {
     public static var finishHorizon: Double { 365 * 86_400 }
 }
 
+/// A detector that also learns from the collector's connections, not only from records: a sensor whose connection
+/// closed, or that showed a sign of life without a record (a heartbeat).
+public protocol SensorPresenceObserver: AnyObject {
+    func sensorDisconnected(_ name: String, at wall: Double)
+    func sensorSeen(_ name: String, at wall: Double)
+}
+
 /// The times a detector may look at: event time (the watermark of packet timestamps: the newest record time seen,
 /// minus the allowed lateness) and, live, the collector's wall clock (nil offline, where only event time exists).
 public struct DetectionClock: Hashable, Sendable {

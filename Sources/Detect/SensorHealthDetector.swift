@@ -52,7 +52,7 @@ public struct SensorHealthConfig: Hashable, Sendable {
 /// arrival of the sensor's last record, offline against event time (the sensor's newest record versus the
 /// watermark). One episode per (sensor, subtype); when the problem clears the alert is returned once more with
 /// `resolved = true`, which ends the episode (a later problem is a new episode with a new id).
-public final class SensorHealthDetector: Detector {
+public final class SensorHealthDetector: Detector, SensorPresenceObserver {
     public let name = "health"
     public let config: SensorHealthConfig
 

@@ -127,4 +127,18 @@ import Testing
         #expect(shift?.detail["grew"] == .string("udp"))
         #expect(shift?.detail["window_packets"] == .int(.max))
     }
+
+    @Test func theEngineTellsHealthWhenASensorsConnectionClosed() {
+        let engine = DetectionEngine(detectors: [SensorHealthDetector()], lateness: 0)
+        _ = engine.process([Self.stats(Self.t0, received: 1, kernel: 0, interface: 0, dropped: 0)], wall: Self.t0)
+        engine.sensorDisconnected("s1", wall: Self.t0 + 1)
+        let silent = engine.tick(wall: Self.t0 + 200).first { $0.subtype == "silent" }
+        #expect(silent?.detail["disconnected"] == true)
+        #expect(engine.newIDs == Set(silent.map { [$0.id] } ?? []))
+        // A heartbeat afterwards is a sign of life: no new silent episode, and the open one does not grow.
+        engine.sensorSeen("s1", wall: Self.t0 + 201)
+        let later = engine.tick(wall: Self.t0 + 202)
+        #expect(engine.newIDs.isEmpty)
+        #expect(later.allSatisfy { $0.id == silent?.id })
+    }
 }
