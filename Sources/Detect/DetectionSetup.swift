@@ -17,6 +17,17 @@ public struct DetectionSetup: Sendable {
         self.scanThreshold = scanThreshold
     }
 
+    /// Reads the config file at `path` (nil: every default), whose sections must be the detectors' or one of
+    /// `programSections` (the collector's own `[collector]`), with `--scan-threshold`'s override.
+    public init(configPath path: String?, programSections: Set<String> = [], scanThreshold: Int?) throws(ConfigError) {
+        var file = ConfigFile()
+        if let path {
+            file = try ConfigFile(contentsOf: path)
+            try file.checkSections(known: Self.sections.union(programSections))
+        }
+        self.init(file: file, scanThreshold: scanThreshold)
+    }
+
     /// Builds every detector from its section; a bad value or an unknown key fails with the file, line and key.
     public func makeEngine() throws(ConfigError) -> DetectionEngine {
         let engine = try EngineConfig(section: file.section("engine"))

@@ -59,9 +59,33 @@ public enum ToolMain {
         try outcome.withLock { $0 }.get()
     }
 
+    /// `HOST:PORT` or `[IPv6]:PORT` (brackets removed from the host); port 0 only when `allowPortZero` (a listener
+    /// that picks a free port). Nil for anything else.
+    public static func hostPort(_ text: String, allowPortZero: Bool) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            ((allowPortZero ? 0 : 1)...65535).contains(port)
+        else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return host.isEmpty ? nil : (host, port)
+    }
+
     /// Writes `PROGRAM: message` and a newline to standard error in one write.
     public static func printError(program: String, _ message: String) {
-        var line = program + ": " + message + "\n"
-        line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+        writeAll(program + ": " + message + "\n", to: 2)
+    }
+
+    /// Writes all of `text` to the file descriptor (retrying short writes; gives up on an error), so that lines
+    /// and alert blocks are never cut or interleaved with other output.
+    public static func writeAll(_ text: String, to descriptor: Int32) {
+        var text = text
+        text.withUTF8 { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(descriptor, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
+                if written <= 0 { return }
+                offset += written
+            }
+        }
     }
 }

@@ -179,12 +179,7 @@ struct CollectorCommand: ParsableCommand {
 
     /// HOST:PORT or [IPv6]:PORT, port 0-65535.
     static func hostPort(_ text: String) -> (host: String, port: Int)? {
-        guard let colon = text.lastIndex(of: ":") else { return nil }
-        var host = String(text[..<colon])
-        guard let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty else { return nil }
-        return (host, port)
+        ToolMain.hostPort(text, allowPortZero: true)
     }
 
     func run() throws {
@@ -267,8 +262,8 @@ struct CollectorService: Service {
                 address: "metrics \(server.options.metricsAddress.map { "\($0.host):\($0.port)" } ?? "")",
                 reason: "\(error)")
         }
-        var ready = "listening on \(address.ipAddress ?? server.options.host):\(address.port ?? server.options.port)\n"
-        ready.withUTF8 { _ = write(1, $0.baseAddress, $0.count) }
+        let ready = "listening on \(address.ipAddress ?? server.options.host):\(address.port ?? server.options.port)\n"
+        ToolMain.writeAll(ready, to: 1)
         // Returns on SIGTERM/SIGINT (graceful shutdown) or throws when the group is cancelled.
         try? await gracefulShutdown()
         logger.info("stopping: storing what was received")
@@ -288,16 +283,11 @@ struct CollectorService: Service {
 extension CollectorCommand {
     /// The detector configuration: the `--config` file (whose sections must all be known) and the overrides.
     static func detectionSetup(config: String?, scanThreshold: Int?) throws -> DetectionSetup {
-        var file = ConfigFile()
-        if let config {
-            do {
-                file = try ConfigFile(contentsOf: config)
-                try file.checkSections(known: DetectionSetup.sections.union(["collector"]))
-            } catch {
-                throw ConfigInputError(description: "--config: \(error)")
-            }
+        do {
+            return try DetectionSetup(configPath: config, programSections: ["collector"], scanThreshold: scanThreshold)
+        } catch {
+            throw ConfigInputError(description: "--config: \(error)")
         }
-        return DetectionSetup(file: file, scanThreshold: scanThreshold)
     }
 }
 
@@ -317,17 +307,7 @@ final class AlertPrinter: Sendable {
             // A blank line after each readable block keeps blocks apart across batches too.
             format == "json" ? item.alert.jsonLine + "\n" : AlertText.block(item.alert, updated: item.updated) + "\n"
         }.joined()
-        queue.async {
-            var out = text
-            out.withUTF8 { buffer in
-                var offset = 0
-                while offset < buffer.count {
-                    let written = write(1, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
-                    if written <= 0 { return }
-                    offset += written
-                }
-            }
-        }
+        queue.async { ToolMain.writeAll(text, to: 1) }
     }
 }
 

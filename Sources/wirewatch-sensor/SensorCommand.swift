@@ -228,12 +228,7 @@ struct SensorCommand: ParsableCommand {
 
     /// HOST:PORT or [IPv6]:PORT.
     static func splitHostPort(_ text: String) -> (host: String, port: Int)? {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-            (1...65535).contains(port)
-        else { return nil }
-        var host = String(text[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        return host.isEmpty ? nil : (host, port)
+        ToolMain.hostPort(text, allowPortZero: false)
     }
 
     func flowConfig(sensorName: String? = nil) -> FlowConfig {

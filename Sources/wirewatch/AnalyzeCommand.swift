@@ -68,7 +68,7 @@ struct AnalyzeCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let setup = try detectionSetup()
+            let setup = try DetectionSetup(configPath: config, scanThreshold: scanThreshold)
             let engine = try setup.makeEngine()
             let writer = try db.map { try AnalysisStore(path: $0) }
             let analysis = Analysis(engine: engine, store: writer, trackUsage: usage)
@@ -116,15 +116,6 @@ struct AnalyzeCommand: ParsableCommand {
         } catch {
             throw CommandFailure.exitCode(for: error, command: "analyze")
         }
-    }
-
-    private func detectionSetup() throws(ConfigError) -> DetectionSetup {
-        var file = ConfigFile()
-        if let config {
-            file = try ConfigFile(contentsOf: config)
-            try file.checkSections(known: DetectionSetup.sections)
-        }
-        return DetectionSetup(file: file, scanThreshold: scanThreshold)
     }
 
     private func runPipeline(files: [String], sensor: String, sink: any RecordSink) throws -> RunSummary {
