@@ -58,7 +58,6 @@ public enum AlertText {
     /// One decimal place: `2.3`.
     static func seconds(_ value: Double) -> String {
         guard value.isFinite, value >= 0 else { return "0.0" }
-        let tenths = Int((value * 10).rounded())
-        return "\(tenths / 10).\(tenths % 10)"
+        return fixed(value, digits: 1)
     }
 }
