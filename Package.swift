@@ -46,7 +46,7 @@ let package = Package(
         // SQLite from Debian's libsqlite3-dev.
         .systemLibrary(name: "CSQLite3", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // capture: libpcap handle -> CapturedPacket (timestamp, lengths, link type, bytes)
-        .target(name: "Capture", dependencies: ["CPcap"], swiftSettings: strict),
+        .target(name: "Capture", dependencies: ["CPcap"], swiftSettings: hotPath),
         // decode: bytes -> link/IP/transport headers, DNS, HTTP, TLS (pure, no allocation per packet on L2-L4)
         .target(
             name: "Packets",

@@ -18,6 +18,22 @@ public struct CapturedPacket {
 
     /// Epoch seconds as a Double with microsecond resolution at least.
     public var timestamp: Double { Double(seconds) + Double(nanoseconds) / 1e9 }
+
+    public init(seconds: Int64, nanoseconds: Int64, capturedLength: Int, wireLength: Int, bytes: UnsafeRawBufferPointer)
+    {
+        self.seconds = seconds
+        self.nanoseconds = nanoseconds
+        self.capturedLength = capturedLength
+        self.wireLength = wireLength
+        self.bytes = bytes
+    }
+
+    /// No packet yet: a place for `PcapHandle.next(into:)` to write to.
+    public static var none: CapturedPacket {
+        CapturedPacket(
+            seconds: 0, nanoseconds: 0, capturedLength: 0, wireLength: 0,
+            bytes: UnsafeRawBufferPointer(start: nil, count: 0))
+    }
 }
 
 /// Counters libpcap keeps for a live capture (pcap_stats).
@@ -160,9 +176,10 @@ public final class PcapHandle: @unchecked Sendable {
         return String(cString: name)
     }
 
-    /// Reads one packet and hands it to `body`.
+    /// Reads one packet into `packet` when the result is `.packet`; its bytes are libpcap's and stay valid only
+    /// until the next read.
     @inline(__always)
-    public func next(_ body: (CapturedPacket) -> Void) throws(CaptureError) -> ReadResult {
+    public func next(into packet: inout CapturedPacket) throws(CaptureError) -> ReadResult {
         var header: UnsafeMutablePointer<pcap_pkthdr>?
         var data: UnsafePointer<UInt8>?
         let status = pcap_next_ex(handle, &header, &data)
@@ -170,11 +187,10 @@ public final class PcapHandle: @unchecked Sendable {
         case 1:
             guard let header, let data else { return .timeout }
             let caplen = Int(header.pointee.caplen)
-            let packet = CapturedPacket(
+            packet = CapturedPacket(
                 seconds: Int64(header.pointee.ts.tv_sec), nanoseconds: Int64(header.pointee.ts.tv_usec),
                 capturedLength: caplen, wireLength: Int(header.pointee.len),
                 bytes: UnsafeRawBufferPointer(start: data, count: caplen))
-            body(packet)
             return .packet
         case 0:
             return .timeout

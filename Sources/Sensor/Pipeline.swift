@@ -101,23 +101,8 @@ public final class SensorPipeline {
         try onCaptureOpened?()
         let started = Self.monotonicSeconds()
         source = options.files.joined(separator: ",")
-        fileLoop: for (handle, linkType) in handles {
-            while true {
-                if stopRequested.load(ordering: .relaxed) { break fileLoop }
-                let result = try handle.next { packet in self.handle(packet, linkType: linkType) }
-                switch result {
-                case .packet, .timeout: continue
-                case .endOfFile, .interrupted: continue fileLoop
-                case .truncatedFile(let reason):
-                    summary.warnings.append(
-                        Warning(
-                            source: handle.source,
-                            message:
-                                "capture ends in the middle of a packet record (\(reason)); kept the packets before it")
-                    )
-                    continue fileLoop
-                }
-            }
+        try consume(CaptureReader(handles: handles.map(\.0), live: false, shouldStop: Self.stopFlag)) { index in
+            handles[index].1
         }
         finish()
         summary.seconds = Self.monotonicSeconds() - started
@@ -138,34 +123,59 @@ public final class SensorPipeline {
         try onCaptureOpened?()
         source = interface
         let started = Self.monotonicSeconds()
-        var lastFlush = started
-        liveLoop: while !stopRequested.load(ordering: .relaxed) {
-            let result = try handle.next { packet in self.handle(packet, linkType: linkType) }
-            switch result {
-            case .packet:
-                break
-            case .timeout:
-                // No packet ready: sleep until one is (or a signal or the read timeout), and let wall-clock time
-                // expire idle flows meanwhile (live packet times are wall-clock times).
-                handle.waitForPackets(milliseconds: options.live.readTimeoutMilliseconds)
-                table.advance(to: Self.wallClockSeconds())
-                maybeEmitStats(now: table.now)
-            case .interrupted, .endOfFile, .truncatedFile:
-                break liveLoop
-            }
-            // Once a second at most: the kernel's drop counters (a system call) and buffered output.
-            let clock = Self.monotonicSeconds()
-            if clock - lastFlush >= 1 {
-                lastFlush = clock
-                liveCounters = handle.counters()
-                sink.flush()
-            }
-        }
-        liveCounters = handle.counters()
+        let reader = CaptureReader(
+            handles: [handle], live: true, idleMilliseconds: options.live.readTimeoutMilliseconds,
+            shouldStop: Self.stopFlag)
+        try consume(reader) { _ in linkType }
         finish()
         summary.seconds = Self.monotonicSeconds() - started
         try sink.finish()
         return summary
+    }
+
+    private static let stopFlag: @Sendable () -> Bool = { stopRequested.load(ordering: .relaxed) }
+
+    /// Runs the packets `reader` reads (on its own thread) through the pipeline on this thread, until the reader's
+    /// last batch. `linkType` gives the link type of each source.
+    private func consume(_ reader: CaptureReader, linkType: (Int) -> LinkType) throws {
+        reader.start()
+        defer { reader.stop() }
+        var lastFlush = Self.monotonicSeconds()
+        while true {
+            let batch = reader.next()
+            let type = linkType(batch.source)
+            for index in 0..<batch.count { handle(batch[index], linkType: type) }
+            if let counters = batch.counters { liveCounters = counters }
+            let event = batch.event
+            let sourceIndex = batch.source
+            reader.recycle(batch)
+            switch event {
+            case nil, .endOfSource:
+                break
+            case .truncatedSource(let reason):
+                summary.warnings.append(
+                    Warning(
+                        source: options.files.indices.contains(sourceIndex) ? options.files[sourceIndex] : source,
+                        message: "capture ends in the middle of a packet record (\(reason)); kept the packets before it"
+                    ))
+            case .idle(let wallClock):
+                // No packet ready: wall-clock time expires idle flows meanwhile (live packet times are wall-clock).
+                table.advance(to: wallClock)
+                maybeEmitStats(now: table.now)
+            case .end:
+                return
+            case .failed(let error):
+                throw error
+            }
+            if options.interface != nil {
+                // Buffered output once a second at most.
+                let clock = Self.monotonicSeconds()
+                if clock - lastFlush >= 1 {
+                    lastFlush = clock
+                    sink.flush()
+                }
+            }
+        }
     }
 
     @inline(__always)

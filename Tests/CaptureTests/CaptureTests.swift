@@ -16,14 +16,14 @@ enum Fixtures {
 /// Reads every packet of a capture and returns the results of each read.
 func readAll(_ handle: PcapHandle) throws -> (packets: [CapturedPacketSummary], end: ReadResult) {
     var packets: [CapturedPacketSummary] = []
+    var packet = CapturedPacket.none
     while true {
-        let result = try handle.next { packet in
-            packets.append(
-                CapturedPacketSummary(
-                    seconds: packet.seconds, nanoseconds: packet.nanoseconds, captured: packet.capturedLength,
-                    wire: packet.wireLength))
-        }
+        let result = try handle.next(into: &packet)
         if result != .packet { return (packets, result) }
+        packets.append(
+            CapturedPacketSummary(
+                seconds: packet.seconds, nanoseconds: packet.nanoseconds, captured: packet.capturedLength,
+                wire: packet.wireLength))
     }
 }
 
