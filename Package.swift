@@ -41,6 +41,8 @@ let package = Package(
     targets: [
         // libpcap from Debian's libpcap-dev; never vendored.
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
+        // glibc's mallopt, for the sensor's one-arena setting (see wirewatch-sensor's main)
+        .systemLibrary(name: "CMalloc"),
         // geolocation: libmaxminddb from Debian's libmaxminddb-dev; never vendored
         .systemLibrary(name: "CMaxMindDB", pkgConfig: "libmaxminddb", providers: [.apt(["libmaxminddb-dev"])]),
         // SQLite from Debian's libsqlite3-dev.
@@ -81,7 +83,7 @@ let package = Package(
         .executableTarget(
             name: "wirewatch-sensor",
             dependencies: [
-                "Sensor", "Shipper", "Spool", "Wire", "Certs", "Capture", "Flows", "ToolMain", "Config",
+                "Sensor", "Shipper", "Spool", "Wire", "Certs", "Capture", "Flows", "ToolMain", "Config", "CMalloc",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
