@@ -111,6 +111,12 @@ public final class PcapHandle: @unchecked Sendable {
         }
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: fileBufferSize, alignment: 16)
         setvbuf(file, buffer.assumingMemoryBound(to: CChar.self), _IOFBF, fileBufferSize)
+        #if canImport(Glibc)
+            // Only one thread ever reads the stream (the capture reader's), so stdio need not lock it on each of
+            // libpcap's two freads per packet: in a process with more than one thread, glibc otherwise takes and
+            // releases the stream's lock every time (about 30 ns a packet).
+            __fsetlocking(file, Int32(FSETLOCKING_BYCALLER))
+        #endif
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
         let opened = pcap_fopen_offline_with_tstamp_precision(file, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
         guard let opened else {
