@@ -33,7 +33,7 @@ public final class PacketBatch: @unchecked Sendable {
     /// Packets in the batch.
     public private(set) var count = 0
 
-    private let packets: UnsafeMutablePointer<CapturedPacket>
+    @usableFromInline let packets: UnsafeMutablePointer<CapturedPacket>
     let maxPackets: Int
     private var storage: UnsafeMutableRawPointer
     private var capacity: Int
@@ -52,7 +52,7 @@ public final class PacketBatch: @unchecked Sendable {
     }
 
     /// The packet at `index`; its bytes stay valid until the batch is given back.
-    @inline(__always)
+    @inlinable @inline(__always)
     public subscript(index: Int) -> CapturedPacket { packets[index] }
 
     public var isFull: Bool { count == maxPackets }

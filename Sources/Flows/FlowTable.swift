@@ -503,9 +503,15 @@ public final class FlowTable {
     // MARK: Timers
 
     /// Moves packet time forward: closes the series interval and expires idle flows, at most once a second.
+    /// Inlined into the per-packet path, which it leaves after two comparisons until either is due.
+    @inline(__always)
     public func advance(to ts: Double) {
         guard ts > now else { return }
         now = ts
+        if ts >= series.end || ts >= nextSweep { advanceTimers(to: ts) }
+    }
+
+    private func advanceTimers(to ts: Double) {
         if let record = series.roll(to: ts) { emit(.series(record)) }
         guard ts >= nextSweep else { return }
         nextSweep = ts + 1

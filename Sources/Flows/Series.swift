@@ -6,7 +6,7 @@ struct SeriesAccumulator {
     let sensor: String
     private var start: Double?
     /// End of the current interval; packets before it need no arithmetic.
-    private var end = -Double.infinity
+    private(set) var end = -Double.infinity
     private var packets: UInt64 = 0
     private var bytes: UInt64 = 0
     private var flows: UInt64 = 0

@@ -188,7 +188,14 @@ public final class SensorPipeline {
         maybeEmitStats(now: ts)
     }
 
+    /// Writes a `stats` record when one is due; inlined into the per-packet loop, which it leaves at once until then.
+    @inline(__always)
     private func maybeEmitStats(now: Double) {
+        if let due = nextStats, now < due { return }
+        emitStats(now: now)
+    }
+
+    private func emitStats(now: Double) {
         guard let due = nextStats else {
             nextStats = now + options.statsInterval
             return
