@@ -6,9 +6,9 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
-/// The per-packet path (decode, flow table, pipeline) is single-threaded by design: one capture thread owns
-/// the flow table; on the collector, one ingest thread owns the database connection and one event loop each
-/// connection. Dynamic exclusivity checks on class properties cost ~5% there, so release builds of those
+/// The per-packet path is two threads, each owning its state: the capture reader's (libpcap, batches) and the
+/// pipeline's (decode, flow table); on the collector, one ingest thread owns the database connection and one
+/// event loop each connection. Dynamic exclusivity checks on class properties cost ~5% there, so release builds of those
 /// modules skip them; debug builds and tests keep them.
 let hotPath: [SwiftSetting] =
     strict + [

@@ -465,12 +465,13 @@ reported_packets() {
 }
 
 FAILED=0
-declare -A BEST MEDIAN RSS PKTS STATUS STARTUP
+declare -A BEST MEDIAN RSS PKTS STATUS STARTUP CPU
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
-# time_run TOOL FILE: run TOOL on FILE once; sets RUN_S (wall seconds), RUN_KB (peak RSS) and
-# RUN_RC. Wall time comes from bash's microsecond clock, RSS from GNU time.
+# time_run TOOL FILE: run TOOL on FILE once; sets RUN_S (wall seconds), RUN_CPU (user + system CPU
+# seconds, 10 ms resolution), RUN_KB (peak RSS) and RUN_RC. Wall time comes from bash's microsecond
+# clock, CPU time and RSS from GNU time.
 time_run() {
     tool_cmd "$1" "$2"
     local t0 t1
@@ -480,6 +481,7 @@ time_run() {
     t1=$EPOCHREALTIME
     RUN_S=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.6f", b - a}')
     RUN_KB=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$WORK/run.time")
+    RUN_CPU=$(awk -F': ' '/User time \(seconds\)|System time \(seconds\)/ {t += $2} END {printf "%.2f", t}' "$WORK/run.time")
 }
 
 for kind in "${KINDS[@]}"; do
@@ -488,9 +490,9 @@ for kind in "${KINDS[@]}"; do
     # A one-packet capture measures each tool's fixed cost (exec, libraries, runtime setup).
     one=$WORK/$kind.one.pcap
     tcpdump -n -r "$file" -c 1 -w "$one" 2>/dev/null
-    declare -A TIMES=() RSSMAX=()
+    declare -A TIMES=() RSSMAX=() CPUS=()
     for tool in "${TOOLS[@]}"; do
-        STATUS[$kind.$tool]=ok; TIMES[$tool]=""; RSSMAX[$tool]=0; STARTUP[$kind.$tool]=""
+        STATUS[$kind.$tool]=ok; TIMES[$tool]=""; RSSMAX[$tool]=0; STARTUP[$kind.$tool]=""; CPUS[$tool]=""
     done
     for r in $(seq "$REPEATS"); do
         for tool in "${TOOLS[@]}"; do  # interleaved, so drift hits every tool alike
@@ -503,6 +505,7 @@ for kind in "${KINDS[@]}"; do
                 continue
             fi
             TIMES[$tool]+="$RUN_S "
+            CPUS[$tool]+="$RUN_CPU "
             [ "${RUN_KB:-0}" -gt "${RSSMAX[$tool]}" ] && RSSMAX[$tool]=$RUN_KB
             PKTS[$kind.$tool]=$(reported_packets "$tool")
             time_run "$tool" "$one"
@@ -514,6 +517,7 @@ for kind in "${KINDS[@]}"; do
         BEST[$kind.$tool]=$(printf '%s\n' ${TIMES[$tool]} | sort -g | head -n 1)
         MEDIAN[$kind.$tool]=$(printf '%s\n' ${TIMES[$tool]} | median)
         RSS[$kind.$tool]=${RSSMAX[$tool]}
+        CPU[$kind.$tool]=$(printf '%s\n' ${CPUS[$tool]} | sort -g | head -n 1)
         STARTUP[$kind.$tool]=$(printf '%s\n' ${STARTUP[$kind.$tool]} | sort -g | head -n 1)
     done
 done
@@ -528,6 +532,8 @@ say "tools:   $(tcpdump --version 2>&1 | head -n 1), $(tcpdump --version 2>&1 | 
     "sensor $([ $SENSOR_OK -eq 1 ] && echo "$SENSOR" || echo missing)"
 say "timing:  wall time of $REPEATS interleaved runs per tool, capture in page cache; packets/s = packets in"
 say "         the capture / best time; startup = best time on a one-packet capture (included in best);"
+say "         cpu s = least user + system CPU time over the runs (the sensor reads with libpcap on one"
+say "         thread and decodes and tracks flows on another, so its CPU time exceeds its wall time);"
 say "         peak RSS = largest over the runs"
 awk -v n="$(nproc)" '{ if ($1 > n) printf "warning: load average %s on %d CPUs while timing; expect noise, or rerun with --repeats 10\n", $1, n }' /proc/loadavg
 MET_ALL=1
@@ -538,8 +544,8 @@ for kind in "${KINDS[@]}"; do
     say "$kind capture: $file"
     say "  $npk packets, $(du -m "$file" | cut -f1) MB, snaplen $SNAPLEN, $(floor_field "$file" linktype)," \
         "mean frame $(awk -v b="$(floor_field "$file" wire_bytes)" -v n="$npk" 'BEGIN {printf "%.0f", b / n}') bytes"
-    printf '  %-22s %10s %8s %9s %11s %12s %9s %12s\n' tool packets "best s" "median s" "startup ms" packets/s \
-        "vs floor" "peak RSS MB"
+    printf '  %-22s %10s %8s %9s %7s %11s %12s %9s %12s\n' tool packets "best s" "median s" "cpu s" "startup ms" \
+        packets/s "vs floor" "peak RSS MB"
     floor_pps=""
     for tool in "${TOOLS[@]}"; do
         if [ "${STATUS[$kind.$tool]}" != ok ]; then
@@ -552,8 +558,9 @@ for kind in "${KINDS[@]}"; do
         shown=${PKTS[$kind.$tool]:-$npk}
         [ -n "${PKTS[$kind.$tool]:-}" ] && [ "${PKTS[$kind.$tool]}" != "$npk" ] && shown="${shown}*"
         startup=$(awk -v t="${STARTUP[$kind.$tool]}" 'BEGIN {if (t == "") print "-"; else printf "%.1f", 1000 * t}')
-        printf '  %-22s %10s %8.3f %9.3f %11s %12s %9s %12.1f\n' "$(tool_label "$tool")" "$shown" "$best" \
-            "${MEDIAN[$kind.$tool]}" "$startup" "$pps" "$ratio" "$(awk -v k="${RSS[$kind.$tool]}" 'BEGIN {print k / 1024}')"
+        printf '  %-22s %10s %8.3f %9.3f %7.2f %11s %12s %9s %12.1f\n' "$(tool_label "$tool")" "$shown" "$best" \
+            "${MEDIAN[$kind.$tool]}" "${CPU[$kind.$tool]}" "$startup" "$pps" "$ratio" \
+            "$(awk -v k="${RSS[$kind.$tool]}" 'BEGIN {print k / 1024}')"
     done
     say "  ('*' = the tool itself reported a different packet count than the capture holds)"
     if [ $SENSOR_OK -eq 1 ] && [ "${STATUS[$kind.sensor]}" = ok ] && [ "${STATUS[$kind.floor]}" = ok ] &&

@@ -238,7 +238,7 @@ public final class CaptureReader: @unchecked Sendable {
                         batch = fresh
                     }
                     handle.waitForPackets(milliseconds: idleMilliseconds)
-                    batch.event = .idle(wallClock: Self.wallClockSeconds())
+                    batch.event = .idle(wallClock: CaptureClock.wallClockSeconds())
                     guard let fresh = handOver(batch, from: handle, source: index) else { return }
                     batch = fresh
                 case .endOfFile, .truncatedFile:
@@ -263,7 +263,7 @@ public final class CaptureReader: @unchecked Sendable {
     private func handOver(_ batch: PacketBatch, from handle: PcapHandle, source: Int) -> PacketBatch? {
         if live {
             // The kernel's counters (a system call) at most once a second.
-            let clock = Self.monotonicSeconds()
+            let clock = CaptureClock.monotonicSeconds()
             if clock - countersRead >= 1 {
                 countersRead = clock
                 batch.counters = handle.counters()
@@ -303,14 +303,19 @@ public final class CaptureReader: @unchecked Sendable {
         defer { pthread_mutex_unlock(mutex) }
         return body()
     }
+}
 
-    static func monotonicSeconds() -> Double {
+/// The two clocks of a capture: monotonic for intervals, the wall clock for live packet time.
+public enum CaptureClock {
+    /// Seconds on the monotonic clock (intervals, rates).
+    public static func monotonicSeconds() -> Double {
         var spec = timespec()
         clock_gettime(CLOCK_MONOTONIC, &spec)
         return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
     }
 
-    static func wallClockSeconds() -> Double {
+    /// Unix seconds on the wall clock (the time a live packet is stamped with).
+    public static func wallClockSeconds() -> Double {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
         return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9

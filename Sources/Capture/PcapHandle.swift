@@ -68,7 +68,7 @@ public enum ReadResult: Sendable, Equatable {
 }
 
 /// A libpcap handle on a capture file (pcap or pcapng) or a live interface. Not thread-safe:
-/// one capture thread owns it; only `breakLoop()` may be called from elsewhere.
+/// one thread reads it at a time (the capture reader's); only `breakLoop()` may be called from elsewhere.
 public final class PcapHandle: @unchecked Sendable {
     private let handle: OpaquePointer
     /// The file path or interface name, for messages.

@@ -16,7 +16,7 @@ struct Endpoint {
     var nextSequence: UInt32?
 }
 
-/// The state of one flow. Owned by the `FlowTable` (and so by the capture thread alone).
+/// The state of one flow. Owned by the `FlowTable` (and so by the pipeline's thread alone).
 final class Flow {
     let key: FlowKey
     let uid: String

@@ -7,7 +7,7 @@
 /// the flow itself. Slots hold no key so that four share a cache line and the index of 30,000 flows (1 MiB) stays
 /// in a core's L2 cache: with 64-byte slots (the key inline) the slot was a cache miss on most lookups. Removal
 /// shifts the following entries back (no tombstones), so probes stay short however many flows come and go. The
-/// index does not retain flows; the table does. Not thread-safe: one capture thread owns it.
+/// index does not retain flows; the table does. Not thread-safe: one thread (the sensor pipeline's) owns it.
 final class FlowIndex {
     /// One entry: 8 + 8 bytes, four to a cache line.
     private struct Slot {

@@ -1,7 +1,7 @@
 import Packets
 
 /// The bidirectional flow table: packets in, records out. Time is packet time throughout, so a capture read
-/// offline yields what the same traffic yields live. Not thread-safe: one capture thread owns it.
+/// offline yields what the same traffic yields live. Not thread-safe: one thread (the sensor pipeline's) owns it.
 public final class FlowTable {
     public let config: FlowConfig
     private let emit: (Record) -> Void

@@ -58,8 +58,9 @@ public struct RunSummary: Sendable {
     public init() {}
 }
 
-/// capture → decode → flow table → sink, on the calling thread (which must not be a cooperative-pool thread
-/// for live captures: libpcap blocks).
+/// capture → decode → flow table → sink: libpcap reads on a thread of the pipeline's own (`CaptureReader`), and
+/// everything after it runs on the calling thread (which must not be a cooperative-pool thread: it waits for the
+/// reader's batches).
 public final class SensorPipeline {
     public let options: CaptureOptions
     public let table: FlowTable
@@ -99,13 +100,13 @@ public final class SensorPipeline {
     public func runFiles() throws -> RunSummary {
         let handles = try openFiles()
         try onCaptureOpened?()
-        let started = Self.monotonicSeconds()
+        let started = CaptureClock.monotonicSeconds()
         source = options.files.joined(separator: ",")
         try consume(CaptureReader(handles: handles.map(\.0), live: false, shouldStop: Self.stopFlag)) { index in
             handles[index].1
         }
         finish()
-        summary.seconds = Self.monotonicSeconds() - started
+        summary.seconds = CaptureClock.monotonicSeconds() - started
         try sink.finish()
         return summary
     }
@@ -122,13 +123,13 @@ public final class SensorPipeline {
         try handle.setNonBlocking()
         try onCaptureOpened?()
         source = interface
-        let started = Self.monotonicSeconds()
+        let started = CaptureClock.monotonicSeconds()
         let reader = CaptureReader(
             handles: [handle], live: true, idleMilliseconds: options.live.readTimeoutMilliseconds,
             shouldStop: Self.stopFlag)
         try consume(reader) { _ in linkType }
         finish()
-        summary.seconds = Self.monotonicSeconds() - started
+        summary.seconds = CaptureClock.monotonicSeconds() - started
         try sink.finish()
         return summary
     }
@@ -140,7 +141,7 @@ public final class SensorPipeline {
     private func consume(_ reader: CaptureReader, linkType: (Int) -> LinkType) throws {
         reader.start()
         defer { reader.stop() }
-        var lastFlush = Self.monotonicSeconds()
+        var lastFlush = CaptureClock.monotonicSeconds()
         while true {
             let batch = reader.next()
             let type = linkType(batch.source)
@@ -169,7 +170,7 @@ public final class SensorPipeline {
             }
             if options.interface != nil {
                 // Buffered output once a second at most.
-                let clock = Self.monotonicSeconds()
+                let clock = CaptureClock.monotonicSeconds()
                 if clock - lastFlush >= 1 {
                     lastFlush = clock
                     sink.flush()
@@ -228,17 +229,5 @@ public final class SensorPipeline {
             fragmentsReassembled: reassembler.reassembled, fragmentsExpired: reassembler.expired,
             flowTableSize: table.count, flowsCreated: table.flowsCreated, flowsEvicted: table.flowsEvicted,
             recordsDropped: 0, spoolBytes: 0, weird: weird, final: final)
-    }
-
-    static func monotonicSeconds() -> Double {
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
-    }
-
-    static func wallClockSeconds() -> Double {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
     }
 }
