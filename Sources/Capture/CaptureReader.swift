@@ -1,5 +1,4 @@
 import CPcap
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -113,8 +112,8 @@ public final class CaptureReader: @unchecked Sendable {
     // Guarded by `mutex`.
     private var ready: [PacketBatch] = []
     private var spare: [PacketBatch] = []
-    /// Set (under `mutex`, so that a waiting reader wakes) by `stop()`.
-    private let cancelled = Atomic<Bool>(false)
+    /// Set by `stop()`; a reader waiting for a batch then gives up.
+    private var cancelled = false
     private var thread: pthread_t?
     /// When the reading thread last read a live capture's counters (monotonic seconds); that thread's alone.
     private var countersRead = -Double.infinity
@@ -197,7 +196,7 @@ public final class CaptureReader: @unchecked Sendable {
     /// Stops the reading thread (if it still runs) and waits for it to end. Safe to call more than once.
     public func stop() {
         let running: pthread_t? = locked {
-            cancelled.store(true, ordering: .relaxed)
+            cancelled = true
             pthread_cond_broadcast(freed)
             defer { thread = nil }
             return thread
@@ -293,8 +292,8 @@ public final class CaptureReader: @unchecked Sendable {
     private func takeSpare() -> PacketBatch? {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        while spare.isEmpty && !cancelled.load(ordering: .relaxed) { pthread_cond_wait(freed, mutex) }
-        if cancelled.load(ordering: .relaxed) { return nil }
+        while spare.isEmpty && !cancelled { pthread_cond_wait(freed, mutex) }
+        if cancelled { return nil }
         return spare.removeLast()
     }
 

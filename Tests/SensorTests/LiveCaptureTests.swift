@@ -160,6 +160,57 @@ struct LiveCaptureTests {
     }
 }
 
+extension LiveCaptureTests {
+    // Capture: live, interface lo, the test's own UDP datagrams (as above). With nothing more to read, the capture
+    // thread's idle notices carry the wall clock to the flow table, which expires the flow while the sensor runs.
+    @Test("an idle live flow expires by the wall clock while the sensor keeps running", .timeLimit(.minutes(1)))
+    func idleLiveFlowExpires() async throws {
+        let receiver = try LoopbackUDPSocket()
+        let sender = try LoopbackUDPSocket()
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let output = directory.appendingPathComponent("idle.jsonl")
+        let sensor = try ChildProcess(
+            try Harness.sensorBinary(),
+            [
+                "--interface", "lo", "--filter", "udp port \(receiver.port)", "--emit", "jsonl", "--output",
+                output.path, "--udp-timeout", "1",
+            ])
+        try sensor.start()
+        let deadline = Date().addingTimeInterval(10)
+        while !hasPacketSocket(pid: sensor.pid) {
+            guard sensor.process.isRunning, Date() < deadline else {
+                await sensor.killAndReap()
+                Issue.record("sensor opened no packet socket on lo within 10 s: \(sensor.output())")
+                return
+            }
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        try await Task.sleep(nanoseconds: 500_000_000)
+        for _ in 0..<3 { try sender.send(Array("idle".utf8), toPort: receiver.port) }
+
+        // The flow's record shows up while the sensor still runs: idle for 1 s, swept, and the output flushed.
+        var expired: JSONRecord?
+        let wait = Date().addingTimeInterval(10)
+        while expired == nil && Date() < wait && sensor.process.isRunning {
+            try await Task.sleep(nanoseconds: 200_000_000)
+            let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+            expired = Sensor.parse(ProcessOutput(status: 0, stdout: text, stderr: "")).flows.first {
+                $0.int("id.resp_p") == Int(receiver.port)
+            }
+        }
+        let stillRunning = sensor.process.isRunning
+        sensor.signal(SIGTERM)
+        let exited = await sensor.waitForExit(seconds: 10)
+        if !exited { await sensor.killAndReap() }
+        #expect(stillRunning, "the sensor was still capturing when the record came out")
+        let flow = try #require(expired, "no record for the idle flow within 10 s: \(sensor.output().stderr)")
+        #expect(flow.string("end_reason") == "idle", "\(flow)")
+        #expect(flow.bool("final") == true, "\(flow)")
+        #expect(flow.int("orig_pkts") == 3, "\(flow)")
+    }
+}
+
 /// `--config` and `--user` on a live capture.
 @Suite("Live capture with a config file and --user")
 struct PrivilegeDropTests {
