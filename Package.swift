@@ -8,8 +8,8 @@ let strict: [SwiftSetting] = [
 
 /// The per-packet path is two threads, each owning its state: the capture reader's (libpcap, batches) and the
 /// pipeline's (decode, flow table); on the collector, one ingest thread owns the database connection and one
-/// event loop each connection. Dynamic exclusivity checks on class properties cost ~5% there, so release builds of those
-/// modules skip them; debug builds and tests keep them.
+/// event loop each connection. Dynamic exclusivity checks on class properties cost ~5% there, so release builds
+/// of those modules skip them; debug builds and tests keep them.
 let hotPath: [SwiftSetting] =
     strict + [
         .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))
