@@ -43,13 +43,6 @@ public struct IPHeader: Hashable, Sendable {
     public var hasOptions: Bool
     /// True for any fragment (first, middle or last) of a fragmented datagram.
     public var isFragment: Bool { moreFragments || fragmentOffset > 0 }
-
-    /// A header with every field zero, to be parsed into.
-    static var unset: IPHeader {
-        IPHeader(
-            version: 0, source: .v4(0), destination: .v4(0), proto: 0, ttl: 0, totalLength: 0, headerLength: 0,
-            identification: 0, fragmentOffset: 0, moreFragments: false, dontFragment: false, hasOptions: false)
-    }
 }
 
 /// A TCP header (RFC 9293 §3.1) with the options the flow table uses.

@@ -120,33 +120,30 @@ public enum PacketDecoder {
         _ bytes: UnsafeRawBufferPointer, at offset: Int, vlan: UInt16?, innerVlan: UInt16?
     ) throws(DecodeError) -> DecodedPacket {
         let first = try Cursor(bytes, layer: .ipv4, offset: offset).peekU8()
-        // The packet is built where it is returned and the IP header parsed into it in place: a header parsed into a
-        // temporary and copied over stalled on the copy (its byte-sized fields were re-read as wider words).
-        var packet = DecodedPacket(
-            vlan: vlan, innerVlan: innerVlan, ip: IPHeader.unset, ipOffset: offset, transport: .other,
-            payloadOffset: 0, payloadLength: 0, declaredPayloadLength: 0)
+        let ip: IPHeader
         switch first >> 4 {
-        case 4: try parseIPv4(bytes, at: offset, into: &packet.ip)
-        case 6: packet.ip = try parseIPv6(bytes, at: offset)
+        case 4: ip = try parseIPv4(bytes, at: offset)
+        case 6: ip = try parseIPv6(bytes, at: offset)
         default: throw .malformed(.ipv4, "bad_version")
         }
         // The datagram ends at its declared length (Ethernet pads short frames) or at the capture's end (snaplen).
-        let declaredEnd = offset + packet.ip.totalLength
+        let declaredEnd = offset + ip.totalLength
         let capturedEnd = min(bytes.count, declaredEnd)
-        let transportStart = offset + packet.ip.headerLength
+        let transportStart = offset + ip.headerLength
         guard transportStart <= capturedEnd else {
-            throw .truncated(
-                packet.ip.version == 4 ? .ipv4 : .ipv6, needed: packet.ip.headerLength, available: capturedEnd - offset)
+            throw .truncated(ip.version == 4 ? .ipv4 : .ipv6, needed: ip.headerLength, available: capturedEnd - offset)
         }
         let datagram = UnsafeRawBufferPointer(rebasing: bytes[0..<capturedEnd])
-        packet.payloadOffset = transportStart
-        packet.payloadLength = capturedEnd - transportStart
-        packet.declaredPayloadLength = declaredEnd - transportStart
+        var packet = DecodedPacket(
+            vlan: vlan, innerVlan: innerVlan, ip: ip, ipOffset: offset, transport: .other,
+            payloadOffset: transportStart, payloadLength: capturedEnd - transportStart,
+            declaredPayloadLength: declaredEnd - transportStart
+        )
         // A fragment's transport header is decoded from the reassembled datagram: a non-first fragment has none,
         // and a first fragment may be cut before its end.
-        guard !packet.ip.isFragment else { return packet }
+        guard !ip.isFragment else { return packet }
         var cursor = Cursor(datagram, layer: .tcp, offset: transportStart)
-        switch packet.ip.proto {
+        switch ip.proto {
         case IPProtocol.tcp:
             let tcp = try parseTCP(&cursor)
             packet.transport = .tcp(tcp)
@@ -160,8 +157,7 @@ public enum PacketDecoder {
             packet.payloadOffset = transportStart + DecodeLimits.udpHeader
             // A UDP length shorter than the IP payload bounds the datagram (RFC 768); longer is malformed, keep IP's.
             let udpLength = Int(udp.length)
-            if udpLength >= DecodeLimits.udpHeader && udpLength < declaredEnd - transportStart && !packet.ip.isFragment
-            {
+            if udpLength >= DecodeLimits.udpHeader && udpLength < declaredEnd - transportStart && !ip.isFragment {
                 packet.declaredPayloadLength = udpLength - DecodeLimits.udpHeader
                 packet.payloadLength = min(capturedEnd - packet.payloadOffset, packet.declaredPayloadLength)
                 return packet
@@ -183,11 +179,9 @@ public enum PacketDecoder {
         return packet
     }
 
-    /// RFC 791 §3.1, into `header` (every field is set).
+    /// RFC 791 §3.1.
     @inline(__always)
-    static func parseIPv4(_ bytes: UnsafeRawBufferPointer, at offset: Int, into header: inout IPHeader)
-        throws(DecodeError)
-    {
+    static func parseIPv4(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(DecodeError) -> IPHeader {
         var cursor = Cursor(bytes, layer: .ipv4, offset: offset)
         let versionAndIHL = try cursor.readU8()
         let headerLength = Int(versionAndIHL & 0x0F) * 4
@@ -209,18 +203,12 @@ public enum PacketDecoder {
             totalLength = bytes.count - offset
         }
         guard totalLength >= headerLength else { throw .malformed(.ipv4, "bad_total_length") }
-        header.version = 4
-        header.source = source
-        header.destination = destination
-        header.proto = proto
-        header.ttl = ttl
-        header.totalLength = totalLength
-        header.headerLength = headerLength
-        header.identification = UInt32(identification)
-        header.fragmentOffset = Int(flagsAndOffset & 0x1FFF) * 8
-        header.moreFragments = flagsAndOffset & 0x2000 != 0
-        header.dontFragment = flagsAndOffset & 0x4000 != 0
-        header.hasOptions = headerLength > DecodeLimits.ipv4MinimumHeader
+        return IPHeader(
+            version: 4, source: source, destination: destination, proto: proto, ttl: ttl,
+            totalLength: totalLength, headerLength: headerLength, identification: UInt32(identification),
+            fragmentOffset: Int(flagsAndOffset & 0x1FFF) * 8, moreFragments: flagsAndOffset & 0x2000 != 0,
+            dontFragment: flagsAndOffset & 0x4000 != 0, hasOptions: headerLength > DecodeLimits.ipv4MinimumHeader
+        )
     }
 
     /// RFC 8200 §3–4: the fixed header, then the extension-header chain up to the upper-layer protocol.
