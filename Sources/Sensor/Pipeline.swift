@@ -144,8 +144,10 @@ public final class SensorPipeline {
         var lastFlush = CaptureClock.monotonicSeconds()
         while true {
             let batch = reader.next()
-            let type = linkType(batch.source)
-            for index in 0..<batch.count { handle(batch[index], linkType: type) }
+            if batch.count > 0 {
+                let type = linkType(batch.source)
+                for index in 0..<batch.count { handle(batch[index], linkType: type) }
+            }
             if let counters = batch.counters { liveCounters = counters }
             let event = batch.event
             let sourceIndex = batch.source
