@@ -84,6 +84,28 @@ private func hasPacketSocket(pid: Int32) -> Bool {
     return false
 }
 
+/// Starts the sensor with `arguments` and waits until it holds a packet socket, then half a second for libpcap to
+/// attach the filter. Nil, with the failure recorded (and the sensor reaped), when it exits first or takes over 10 s.
+private func startCapturing(_ arguments: [String]) async throws -> ChildProcess? {
+    let sensor = try ChildProcess(try Harness.sensorBinary(), arguments)
+    try sensor.start()
+    let deadline = Date().addingTimeInterval(10)
+    while !hasPacketSocket(pid: sensor.pid) {
+        guard sensor.process.isRunning else {
+            Issue.record("sensor exited before capturing: \(sensor.output())")
+            return nil
+        }
+        guard Date() < deadline else {
+            await sensor.killAndReap()
+            Issue.record("sensor opened no packet socket on lo within 10 s: \(sensor.output())")
+            return nil
+        }
+        try await Task.sleep(nanoseconds: 20_000_000)
+    }
+    try await Task.sleep(nanoseconds: 500_000_000)
+    return sensor
+}
+
 /// Live capture on `lo` and shutdown by SIGTERM.
 @Suite("Live capture")
 struct LiveCaptureTests {
@@ -96,29 +118,12 @@ struct LiveCaptureTests {
         let directory = try Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let output = directory.appendingPathComponent("live.jsonl")
-        let sensor = try ChildProcess(
-            try Harness.sensorBinary(),
-            [
+        guard
+            let sensor = try await startCapturing([
                 "--interface", "lo", "--filter", "udp port \(receiver.port)", "--emit", "jsonl", "--output",
                 output.path, "--uid-seed", "1",
             ])
-        try sensor.start()
-
-        // Ready when the sensor holds a packet socket; then give libpcap time to attach the filter.
-        let deadline = Date().addingTimeInterval(10)
-        while !hasPacketSocket(pid: sensor.pid) {
-            guard sensor.process.isRunning else {
-                Issue.record("sensor exited before capturing: \(sensor.output())")
-                return
-            }
-            guard Date() < deadline else {
-                await sensor.killAndReap()
-                Issue.record("sensor opened no packet socket on lo within 10 s: \(sensor.output())")
-                return
-            }
-            try await Task.sleep(nanoseconds: 20_000_000)
-        }
-        try await Task.sleep(nanoseconds: 500_000_000)
+        else { return }
 
         let datagrams = 5
         let payload = Array("wirewatch-live-test".utf8)
@@ -170,23 +175,12 @@ extension LiveCaptureTests {
         let directory = try Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let output = directory.appendingPathComponent("idle.jsonl")
-        let sensor = try ChildProcess(
-            try Harness.sensorBinary(),
-            [
+        guard
+            let sensor = try await startCapturing([
                 "--interface", "lo", "--filter", "udp port \(receiver.port)", "--emit", "jsonl", "--output",
                 output.path, "--udp-timeout", "1",
             ])
-        try sensor.start()
-        let deadline = Date().addingTimeInterval(10)
-        while !hasPacketSocket(pid: sensor.pid) {
-            guard sensor.process.isRunning, Date() < deadline else {
-                await sensor.killAndReap()
-                Issue.record("sensor opened no packet socket on lo within 10 s: \(sensor.output())")
-                return
-            }
-            try await Task.sleep(nanoseconds: 20_000_000)
-        }
-        try await Task.sleep(nanoseconds: 500_000_000)
+        else { return }
         for _ in 0..<3 { try sender.send(Array("idle".utf8), toPort: receiver.port) }
 
         // The flow's record shows up while the sensor still runs: idle for 1 s, swept, and the output flushed.
