@@ -146,18 +146,26 @@ public final class DNSDetector: Detector {
         guard !context.duplicate, state.nxdomains.count >= config.nxdomainThreshold,
             let first = state.nxdomains.first
         else { return nil }
-        let episode = DNSEpisode(
-            subtype: "nxdomain-burst", domain: nil, client: state.address, start: first.ts,
-            sensors: state.sensorsSince(first.ts))
-        episode.sensors.insert(context.sensor)
-        episode.lastTS = context.ts
-        episode.raisedTS = context.ts
+        let episode = openEpisode("nxdomain-burst", domain: nil, state: state, since: first.ts, context)
         episode.count = state.nxdomains.count
         for entry in state.nxdomains.entries where episode.targets.count < config.maxExamples {
             if !episode.targets.contains(entry.key) { episode.targets.append(entry.key) }
         }
         updateNXDetail(episode, state)
         return store(episode, describe: nxMessage, in: state)
+    }
+
+    /// A new episode over the client's window from `start` (its sensors since then), raised by the record of
+    /// `context`.
+    private func openEpisode(
+        _ subtype: String, domain: String?, state: DNSClientState, since start: Double, _ context: Context
+    ) -> DNSEpisode {
+        let episode = DNSEpisode(
+            subtype: subtype, domain: domain, client: state.address, start: start, sensors: state.sensorsSince(start))
+        episode.sensors.insert(context.sensor)
+        episode.lastTS = context.ts
+        episode.raisedTS = context.ts
+        return episode
     }
 
     private func updateNXDetail(_ episode: DNSEpisode, _ state: DNSClientState) {
@@ -199,12 +207,7 @@ public final class DNSDetector: Detector {
         }
         guard !context.duplicate, state.generated.distinct >= config.dgaMinNames, let first = state.generated.first
         else { return nil }
-        let episode = DNSEpisode(
-            subtype: "high-entropy", domain: nil, client: state.address, start: first.ts,
-            sensors: state.sensorsSince(first.ts))
-        episode.sensors.insert(context.sensor)
-        episode.lastTS = context.ts
-        episode.raisedTS = context.ts
+        let episode = openEpisode("high-entropy", domain: nil, state: state, since: first.ts, context)
         var maxScore = 0.0
         var nxNames = 0
         for entry in state.generated.entries {
@@ -273,12 +276,7 @@ public final class DNSDetector: Detector {
             || stats.dataQueries >= config.tunnelTXTQueries || stats.bytes >= config.tunnelBytes
         guard carriesData else { return nil }
         if state.tunnelEpisodes >= config.maxNamesPerClient, state.evictOldestTunnelEpisode() { evicted += 1 }
-        let episode = DNSEpisode(
-            subtype: "tunneling", domain: domain, client: state.address, start: first.ts,
-            sensors: state.sensorsSince(first.ts))
-        episode.sensors.insert(context.sensor)
-        episode.lastTS = context.ts
-        episode.raisedTS = context.ts
+        let episode = openEpisode("tunneling", domain: domain, state: state, since: first.ts, context)
         episode.targets = [domain]
         episode.count = window.queries.count
         updateTunnelDetail(episode, window)
