@@ -22,29 +22,9 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-WORK=$(mktemp -d /tmp/wirewatch-dns-detect.XXXXXX)
-NS="wwdns$$"
-PIDS=()
 PY=python3
-
-say() { printf '[make-detect-dns-fixtures] %s\n' "$*" >&2; }
-die() { say "ERROR: $*"; exit 1; }
-[ "$(id -u)" -eq 0 ] || die "run as root (ip netns, tcpdump, port 53)"
-for pair in tcpdump:tcpdump tshark:tshark dig:bind9-dnsutils dnsmasq:dnsmasq-base ip:iproute2; do
-    command -v "${pair%%:*}" >/dev/null || { say "installing ${pair#*:}"; apt-get install -y -qq "${pair#*:}" >/dev/null; }
-done
-
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    ip netns del "$NS" 2>/dev/null || true
-    if [ "${KEEP_WORK:-0}" = 1 ]; then say "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-ip netns add "$NS"
-ns() { ip netns exec "$NS" "$@"; }
-ns ip link set lo up
+. "$HERE/netns-lab.sh"
+lab_start make-detect-dns-fixtures tcpdump tshark dig:bind9-dnsutils dnsmasq:dnsmasq-base ip:iproute2
 
 # ------------------------------------------------------------ names -------
 # Seeded, so the same names every run. Written as dig batch files: one "NAME TYPE" per line.

@@ -21,25 +21,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-WORK=$(mktemp -d /tmp/wirewatch-detect-scans.XXXXXX)
-NS="wwdscan$$"
-PIDS=()
-
-say() { printf '[make-detect-scan-fixtures] %s\n' "$*" >&2; }
-for tool in nmap tcpdump tshark python3 curl ping; do
-    command -v "$tool" >/dev/null || { say "installing $tool"; apt-get install -y "$tool" >/dev/null; }
-done
-
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    ip netns del "$NS" 2>/dev/null || true
-    [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
-}
-trap cleanup EXIT
-ip netns add "$NS"
-ns() { ip netns exec "$NS" "$@"; }
-ns ip link set lo up
+. "$HERE/netns-lab.sh"
+lab_start make-detect-scan-fixtures nmap tcpdump tshark python3 curl ping:iputils-ping
 
 mkdir -p "$WORK/www"
 head -c 262144 /dev/zero | tr '\0' 'w' >"$WORK/www/bulk.bin"

@@ -14,25 +14,8 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OPEN_PORT=8080
 IPERF_PORT=5201
-WORK=$(mktemp -d /tmp/wirewatch-scans.XXXXXX)
-NS="wwscan$$"
-PIDS=()
-
-say() { printf '[make-scan-fixtures] %s\n' "$*" >&2; }
-for tool in nmap hping3 iperf3 tcpdump tshark python3; do
-    command -v "$tool" >/dev/null || { say "installing $tool"; apt-get install -y "$tool" >/dev/null; }
-done
-
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    ip netns del "$NS" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-ip netns add "$NS"
-ns() { ip netns exec "$NS" "$@"; }
-ns ip link set lo up
+. "$HERE/netns-lab.sh"
+lab_start make-scan-fixtures nmap hping3 iperf3 tcpdump tshark python3
 
 # `ip netns exec` execs the program, so $! is the program itself and the signals below reach it.
 ip netns exec "$NS" python3 -m http.server "$OPEN_PORT" --bind 127.0.0.1 --directory "$WORK" >/dev/null 2>&1 &
