@@ -35,6 +35,10 @@ public struct CertsError: Error, Hashable, Sendable, CustomStringConvertible {
         case fileSystem
         /// Generating a key or signing a certificate failed.
         case signing
+        /// A revocation list line that is not `SERIAL NAME REVOKED-AT`.
+        case invalidRevocationList
+        /// A sensor to revoke that has no certificate in the directory.
+        case unknownSensor
     }
 
     public var code: Code

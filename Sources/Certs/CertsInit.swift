@@ -29,6 +29,8 @@ public struct CertsInit: Sendable {
     public var collectorAddresses: [String]
     public var validDays: Int
     public var caValidDays: Int
+    /// Sensors whose current certificate is revoked (``CertsRevoke``) and replaced by a new pair in this run.
+    public var reissue: [String]
 
     /// - Parameters:
     ///   - hostName: this machine's name, added to the collector's names; nil leaves it out.
@@ -39,10 +41,12 @@ public struct CertsInit: Sendable {
         extraCollectorAddresses: [String] = [],
         validDays: Int = defaultValidDays,
         caValidDays: Int = defaultCAValidDays,
+        reissue: [String] = [],
         hostName: String? = NetworkName.currentHostName()
     ) {
         self.layout = CertsLayout(directory: directory)
-        self.sensors = sensors
+        self.sensors = sensors + reissue
+        self.reissue = reissue
         self.collectorNames = Self.defaultCollectorNames + (hostName.map { [$0] } ?? []) + extraCollectorNames
         self.collectorAddresses = Self.defaultCollectorAddresses + extraCollectorAddresses
         self.validDays = validDays
@@ -57,6 +61,10 @@ public struct CertsInit: Sendable {
     /// Creates what is missing and reports what it did.
     public func run(now: Date = Date()) throws -> CertsInitReport {
         let request = try normalized()
+        // Re-issuing revokes first: the old certificate must be on the list before its replacement exists, and
+        // its pair must be gone so that the loop below issues a new one.
+        let revoked =
+            reissue.isEmpty ? [] : try CertsRevoke(directory: layout.directory, names: reissue).run(now: now).revoked
         try SecureFile.makeDirectory(layout.directory, mode: SecureFile.keyDirectoryMode)
 
         // Look at everything first, so that a refusal writes nothing.
@@ -91,6 +99,7 @@ public struct CertsInit: Sendable {
         }
 
         var report = CertsInitReport(layout: layout, sensors: request.sensors)
+        report.revoked = revoked
         if authorityExists {
             report.existing += [caPair.certificate, caPair.privateKey]
         } else {
@@ -277,6 +286,8 @@ public struct CertsInitReport: Hashable, Sendable {
     public var sensors: [String]
     /// The sensors whose certificates this run issued.
     public var sensorsCreated: [String] = []
+    /// The certificates revoked because their sensors were re-issued (`reissue`).
+    public var revoked: [CertsRevokeReport.Revoked] = []
 
     public init(layout: CertsLayout, sensors: [String]) {
         self.layout = layout

@@ -60,8 +60,10 @@ enum SecureFile {
         }
     }
 
-    /// The text of a file, for PEM input.
-    static func readText(_ path: String) throws -> String {
+    /// The text of a file, for PEM input (certificates and keys are a few KB) or a revocation list.
+    static func readText(_ path: String, limit: Int = 1 << 20, what: String = "PEM certificate or key") throws
+        -> String
+    {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             throw CertsError(.fileSystem, path, "cannot open", errno: errno)
@@ -77,9 +79,8 @@ enum SecureFile {
             }
             if count == 0 { break }
             contents += chunk[..<count]
-            // PEM certificates and keys are a few KB; anything this large is not one.
-            if contents.count > 1 << 20 {
-                throw CertsError(.invalidPEM, path, "is larger than 1 MiB, not a PEM certificate or key")
+            if contents.count > limit {
+                throw CertsError(.invalidPEM, path, "is larger than \(limit >> 20) MiB, not a \(what)")
             }
         }
         return String(decoding: contents, as: UTF8.self)
@@ -120,6 +121,29 @@ enum SecureFile {
 }
 
 extension SecureFile {
+    /// Replaces `path` with `contents` atomically: a reader (the collector reloading the revocation list) sees the
+    /// old file or the new one, never half of one. The new file is written beside it, synced, then renamed over it.
+    static func replace(_ path: String, contents: String, mode: mode_t) throws {
+        let temporary = path + ".tmp-\(getpid())"
+        _ = unlink(temporary)
+        try create(temporary, contents: contents, mode: mode)
+        guard rename(temporary, path) == 0 else {
+            let error = errno
+            _ = unlink(temporary)
+            throw CertsError(.fileSystem, path, "cannot replace", errno: error)
+        }
+    }
+
+    /// Moves a file within one file system, refusing to replace anything at `target`.
+    static func move(_ path: String, to target: String) throws {
+        guard !exists(target) else {
+            throw CertsError(.fileSystem, target, "already exists", errno: EEXIST)
+        }
+        guard rename(path, target) == 0 else {
+            throw CertsError(.fileSystem, path, "cannot move to \(target)", errno: errno)
+        }
+    }
+
     /// Removes a file this module created.
     static func remove(_ path: String) throws {
         guard unlink(path) == 0 else {

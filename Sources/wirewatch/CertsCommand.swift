@@ -5,6 +5,6 @@ struct CertsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "certs",
         abstract: "Manage the private CA and the collector's and sensors' TLS certificates.",
-        subcommands: [CertsInitCommand.self]
+        subcommands: [CertsInitCommand.self, CertsRevokeCommand.self]
     )
 }

@@ -44,6 +44,13 @@ struct CertsInitCommand: ParsableCommand {
     )
     var collectorAddresses: [String] = []
 
+    @Option(
+        help: ArgumentHelp(
+            "A sensor whose certificate is revoked (added to DIR/revoked.txt) and replaced by a new one (repeatable).",
+            valueName: "name")
+    )
+    var reissue: [String] = []
+
     @Option(help: ArgumentHelp("Validity of the collector and sensor certificates, in days.", valueName: "n"))
     var days: Int = CertsInit.defaultValidDays
 
@@ -66,7 +73,8 @@ struct CertsInitCommand: ParsableCommand {
         } catch let error as CertsError {
             let option: String
             switch error.code {
-            case .invalidName: option = "--sensor"
+            case .invalidName:
+                option = reissue.contains { error.subject.contains("'\($0)'") } ? "--reissue" : "--sensor"
             case .invalidDNSName: option = "--collector-name"
             case .invalidIPAddress: option = "--collector-address"
             default: option = "certs init"
@@ -98,7 +106,8 @@ struct CertsInitCommand: ParsableCommand {
             extraCollectorNames: collectorNames,
             extraCollectorAddresses: collectorAddresses,
             validDays: days,
-            caValidDays: caDays
+            caValidDays: caDays,
+            reissue: reissue
         )
     }
 }

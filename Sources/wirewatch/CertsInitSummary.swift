@@ -25,6 +25,15 @@ struct CertsInitSummary {
             lines.append("Already present, left unchanged:")
             list(report.existing)
         }
+        if !report.revoked.isEmpty {
+            lines.append("Revoked (re-issued):")
+            for revoked in report.revoked {
+                lines.append("  sensor \(revoked.name): certificate serial \(revoked.serialHex)")
+            }
+            lines.append(
+                "  Collectors started with --revoked \(shellWord(layout.revocationList)) refuse it within seconds"
+                    + " (copy the file to them if they run elsewhere)")
+        }
 
         let ca = shellWord(layout.caCertificate)
         lines.append("")
@@ -77,7 +86,7 @@ struct CertsInitSummary {
     }
 
     /// `path` as one POSIX shell word: unchanged when it needs no quoting, else in single quotes.
-    private func shellWord(_ path: String) -> String {
+    func shellWord(_ path: String) -> String {
         let safe = path.unicodeScalars.allSatisfy {
             ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
                 || "-_./:@%+=,".unicodeScalars.contains($0)
