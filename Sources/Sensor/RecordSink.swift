@@ -64,10 +64,7 @@ public final class JSONLinesSink: RecordSink {
     /// Opens `path` for writing (truncating it), or standard output when `path` is nil or "-".
     public init(path: String?) throws {
         if let path, path != "-" {
-            guard let opened = fopen(path, "w") else {
-                throw OutputError(path: path, reason: String(cString: strerror(errno)))
-            }
-            file = OpaquePointer(opened)
+            file = try Self.openNoFollow(path)
             self.path = path
         } else {
             guard let opened = fdopen(1, "w") else { throw OutputError(path: "stdout", reason: "cannot open") }
@@ -75,6 +72,29 @@ public final class JSONLinesSink: RecordSink {
             self.path = "stdout"
         }
         setvbuf(UnsafeMutablePointer(file), nil, _IOFBF, 1 << 16)
+    }
+
+    /// `fopen(path, "w")` without following a link at `path`: a sensor started as root opens `--output` before
+    /// dropping to `--user`, and a link planted there must not make root truncate the file it points to.
+    private static func openNoFollow(_ path: String) throws -> OpaquePointer {
+        var fd: Int32
+        repeat {
+            fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        } while fd < 0 && errno == EINTR
+        guard fd >= 0 else {
+            let error = errno
+            var info = stat()
+            if error == ELOOP, lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFLNK {
+                throw OutputError(path: path, reason: "refusing to follow symbolic link")
+            }
+            throw OutputError(path: path, reason: String(cString: strerror(error)))
+        }
+        guard let opened = fdopen(fd, "w") else {
+            let error = errno
+            close(fd)
+            throw OutputError(path: path, reason: String(cString: strerror(error)))
+        }
+        return OpaquePointer(opened)
     }
 
     public func write(_ record: Record) {

@@ -23,16 +23,52 @@ enum FileIO {
         throw SpoolError(.createDirectory, path: path, osError: error)
     }
 
-    static func open(_ path: String, _ flags: Int32, code: SpoolError.Code) throws(SpoolError) -> Int32 {
+    /// Opens `path` with `O_CLOEXEC` and, unless `followLink` (the spool directory itself, which an administrator
+    /// may link elsewhere), `O_NOFOLLOW`: the sensor opens its spool as root before dropping to `--user`, and that
+    /// user can write the directory, so a link planted at the lock or a segment name must not redirect root's
+    /// open (or its truncation) to a file elsewhere. Anything but a regular file (or a directory with
+    /// `O_DIRECTORY`) is refused too: a FIFO would block, a device is not a spool file.
+    static func open(_ path: String, _ flags: Int32, code: SpoolError.Code, followLink: Bool = false)
+        throws(SpoolError) -> Int32
+    {
+        let fd = try openDescriptor(path, flags | O_CLOEXEC | (followLink ? 0 : O_NOFOLLOW), code: code)
+        var info = stat()
+        let wanted = flags & O_DIRECTORY != 0 ? S_IFDIR : S_IFREG
+        guard fstat(fd, &info) == 0 else {
+            let error = SpoolError.lastOS(code, path: path)
+            close(fd)
+            throw error
+        }
+        guard info.st_mode & S_IFMT == wanted else {
+            close(fd)
+            throw SpoolError(code, path: path, detail: wanted == S_IFDIR ? "not a directory" : "not a regular file")
+        }
+        return fd
+    }
+
+    private static func openDescriptor(_ path: String, _ flags: Int32, code: SpoolError.Code) throws(SpoolError)
+        -> Int32
+    {
         while true {
             #if canImport(Glibc)
-                let fd = Glibc.open(path, flags | O_CLOEXEC, 0o600)
+                let fd = Glibc.open(path, flags, 0o600)
             #else
-                let fd = Darwin.open(path, flags | O_CLOEXEC, 0o600)
+                let fd = Darwin.open(path, flags, 0o600)
             #endif
             if fd >= 0 { return fd }
-            if errno != EINTR { throw SpoolError.lastOS(code, path: path) }
+            let error = errno
+            if error == EINTR { continue }
+            // O_NOFOLLOW fails with ELOOP on a link, O_CREAT|O_EXCL with EEXIST (it never follows one either).
+            if (error == ELOOP || error == EEXIST) && isSymbolicLink(path) {
+                throw SpoolError(.symbolicLink, path: path, osError: error)
+            }
+            throw SpoolError(code, path: path, osError: error)
         }
+    }
+
+    static func isSymbolicLink(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFLNK
     }
 
     /// Writes all of `buffers` at `offset` with as few `pwritev` calls as the kernel allows (one, normally).

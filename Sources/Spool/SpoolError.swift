@@ -21,6 +21,8 @@ public struct SpoolError: Error, Sendable, Hashable, CustomStringConvertible {
         case removeSegment
         case sync
         case closed
+        /// A spool file's name is a symbolic link (planted, perhaps, by the user the sensor drops to).
+        case symbolicLink
     }
 
     public var code: Code
@@ -59,6 +61,7 @@ public struct SpoolError: Error, Sendable, Hashable, CustomStringConvertible {
         case .removeSegment: line += "cannot remove spool segment"
         case .sync: line += "cannot sync spool to disk"
         case .closed: line += "spool is closed"
+        case .symbolicLink: return "\(path): refusing to follow symbolic link (spool files must not be links)"
         }
         if !detail.isEmpty { line += " (\(detail))" }
         if osError != 0 { line += ": " + String(cString: strerror(osError)) }

@@ -117,7 +117,7 @@ struct SpoolState {
             )
         }
         do throws(SpoolError) {
-            directoryFD = try FileIO.open(directory, O_RDONLY | O_DIRECTORY, code: .listDirectory)
+            directoryFD = try FileIO.open(directory, O_RDONLY | O_DIRECTORY, code: .listDirectory, followLink: true)
             try recover(directory)
         } catch {
             close()
@@ -278,7 +278,9 @@ struct SpoolState {
                     outcome.rolled = true
                 }
                 let path = directory + "/" + SegmentFormat.fileName(firstSequence: sequence)
-                let fd = try FileIO.open(path, O_RDWR | O_CREAT | O_TRUNC, code: .openSegment)
+                // O_EXCL: a new segment's name is above every sequence handed out, so a file already there was not written
+                // by this spool (and O_EXCL never follows a link).
+                let fd = try FileIO.open(path, O_RDWR | O_CREAT | O_EXCL, code: .openSegment)
                 directoryDirty = true
                 // The header goes out with the first entry in one write.
                 let prefix = SegmentFormat.header(bootID: bootID, firstSequence: sequence) + header
