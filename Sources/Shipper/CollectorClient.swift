@@ -51,6 +51,10 @@ public final class CollectorClient: @unchecked Sendable {
     private var phase = Phase.idle
     private var channel: (any Channel)?
     private var lastSent: UInt64 = 0
+    /// The highest sequence of the current boot id the collector can legitimately have committed: what the spool
+    /// had numbered before this run, and everything sent since. A HelloAck above it means the spool went back in
+    /// time (see `Spool.restartStream`).
+    private var streamHigh: UInt64
     private var inFlight: [UInt64] = []
     private var window = 1
     private var maxFrameBytes = WireProtocol.defaultMaxFrameBytes
@@ -67,6 +71,7 @@ public final class CollectorClient: @unchecked Sendable {
         self.spool = spool
         self.tls = tls
         self.report = report
+        self.streamHigh = spool.recovery.highestSequence
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         self.loop = group.next()
     }
@@ -178,6 +183,8 @@ public final class CollectorClient: @unchecked Sendable {
     fileprivate func received(_ envelope: Wirewatch_V1_Envelope, on channel: any Channel) {
         guard channel === self.channel else { return }
         switch (phase, envelope.body) {
+        case (.awaitingHelloAck, .helloAck(let ack)) where ack.committedSequence > streamHigh:
+            restartStream(committed: ack.committedSequence, on: channel)
         case (.awaitingHelloAck, .helloAck(let ack)):
             phase = .streaming
             window = max(1, Int(ack.window))
@@ -193,7 +200,8 @@ public final class CollectorClient: @unchecked Sendable {
             pump()
             checkDrained()
         case (.streaming, .ack(let ack)):
-            spool.acknowledge(through: ack.sequence)
+            // An ack can only be for a batch sent on this connection; anything above that is not ours to delete.
+            spool.acknowledge(through: min(ack.sequence, lastSent))
             inFlight.removeAll { $0 <= ack.sequence }
             pump()
             checkDrained()
@@ -208,6 +216,41 @@ public final class CollectorClient: @unchecked Sendable {
             send(refusal, on: channel)
             connectionLost(reason: "collector \(address) sent an unexpected message")
         }
+    }
+
+    /// The collector has committed more of this boot id than the spool ever numbered: its new batches would be
+    /// acknowledged as replays and deleted unstored. Warns once, continues the stream under a new boot id (the
+    /// spool renumbers what is pending) and reconnects at once with a Hello that carries it.
+    private func restartStream(committed: UInt64, on channel: any Channel) {
+        let oldID = Self.hex(spool.bootID)
+        let restart: StreamRestart
+        do {
+            restart = try spool.restartStream(keepingAbove: streamHigh)
+        } catch {
+            connectionLost(
+                reason: "collector \(address) has batches up to \(committed) of boot id \(oldID), above this spool's "
+                    + "\(streamHigh), and the spool cannot start a new boot id: \(error)")
+            return
+        }
+        report(
+            "warning: sensor \(options.sensorName): collector \(address) has committed batches up to \(committed) of "
+                + "boot id \(oldID), but this spool numbered only up to \(streamHigh) (restored from an older copy, "
+                + "or power lost before a sync); continuing as boot id \(Self.hex(restart.bootID)), "
+                + "\(restart.batches) pending batches (\(restart.records) records) renumbered from "
+                + "\(restart.firstSequence)")
+        streamHigh = 0
+        lastSent = 0
+        inFlight = []
+        self.channel = nil
+        channel.close(promise: nil)
+        phase = .idle
+        // Counted as a failure so that a collector claiming batches of every new boot id cannot make this spin.
+        failures += 1
+        reconnect = loop.scheduleTask(in: .nanoseconds(Int64(backoff(failures: failures) * 1e9))) { self.connect() }
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        bytes.map { String(format: "%02x", $0) }.joined()
     }
 
     /// Sends spooled batches after `lastSent` while the window and the socket allow.
@@ -230,6 +273,7 @@ public final class CollectorClient: @unchecked Sendable {
                 EnvelopeCodec.encodeBatch(sequence: entry.sequence, batchBody: entry.payload, into: &buffer)
                 channel.write(buffer, promise: nil)
                 lastSent = entry.sequence
+                streamHigh = max(streamHigh, entry.sequence)
                 inFlight.append(entry.sequence)
                 wrote = true
             }

@@ -29,6 +29,8 @@ enum SegmentFormat {
     static let bootIDSize = 16
     static let suffix = ".seg"
     static let nameDigits = 20
+    /// A restarted stream's segment while it is written; renamed to its segment name once complete and flushed.
+    static let restartFileName = "restart.tmp"
 
     static func fileName(firstSequence: UInt64) -> String {
         let digits = String(firstSequence)

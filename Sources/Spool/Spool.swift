@@ -45,8 +45,8 @@ public final class Spool: Sendable {
     /// drops more than a quarter of the spool at once.
     public let segmentBytes: Int
     public let syncPolicy: SyncPolicy
-    /// The stream's 16-byte boot id.
-    public let bootID: [UInt8]
+    /// The stream's 16-byte boot id (a new one after `restartStream`).
+    public var bootID: [UInt8] { state.withLock { $0.bootID } }
     /// What opening the directory found (all zero for a new or memory-only spool).
     public let recovery: SpoolRecovery
 
@@ -103,7 +103,6 @@ public final class Spool: Sendable {
         } else {
             initial = SpoolState(maxBytes: maxBytes)
         }
-        bootID = initial.bootID
         recovery = initial.recovery
         state = Mutex(initial)
     }
@@ -168,6 +167,25 @@ public final class Spool: Sendable {
     /// acknowledgement and its error thrown by the next `sync()`.
     public func acknowledge(through sequence: UInt64) {
         state.withLock { $0.acknowledge(through: sequence) }
+    }
+
+    /// Continues the stream under a fresh boot id, for when the collector has committed more of it than the spool
+    /// ever numbered: the spool went back in time (restored from an older copy, a VM snapshot, power lost before
+    /// a sync), and the numbers above its highest were used for batches it no longer has. New batches under the
+    /// old id would be taken for replays and dropped unstored.
+    ///
+    /// Pending batches at or below `floor` (what the spool had numbered before, all of which the collector has)
+    /// are let go as delivered; the others are renumbered after the highest sequence handed out, under the new
+    /// boot id, and are pending again from the start. On disk they are written to one new segment under a
+    /// temporary name, flushed and renamed into place before the old segments are deleted: a crash in between
+    /// leaves either the old stream or the new one (recovery keeps the newest segment's boot id; old segments
+    /// left behind are reported in `recovery.corruptSegments`), never a hole. The copy briefly takes up to the
+    /// pending bytes again beyond `maxBytes`.
+    /// - Throws: `SpoolError` if the new segment cannot be written (nothing changed then) or the spool is closed.
+    public func restartStream(keepingAbove floor: UInt64) throws(SpoolError) -> StreamRestart {
+        try state.withLock { (state) throws(SpoolError) -> StreamRestart in
+            try state.restartStream(keepingAbove: floor)
+        }
     }
 
     /// Flushes finished segments, the segment being written and the directory to stable storage, outside the

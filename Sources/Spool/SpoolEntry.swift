@@ -55,6 +55,28 @@ public struct SpoolRecovery: Sendable, Hashable {
     /// skipped, and its batches are lost uncounted by number, so they are reported here in bytes.
     public var corruptSegments = 0
     public var corruptBytes = 0
+    /// The highest sequence the stream had handed out before this run (0 for a fresh stream): the collector can
+    /// legitimately have committed no more than this, plus what this run sends.
+    public var highestSequence: UInt64 = 0
 
     public init() {}
+}
+
+/// What `Spool.restartStream(keepingAbove:)` did.
+public struct StreamRestart: Sendable, Hashable {
+    /// The boot id the stream had, and the one it continues under.
+    public var previousBootID: [UInt8]
+    public var bootID: [UInt8]
+    /// Pending batches carried over, renumbered from `firstSequence` on.
+    public var batches: Int
+    public var records: Int
+    public var firstSequence: UInt64
+
+    public init(previousBootID: [UInt8], bootID: [UInt8], batches: Int, records: Int, firstSequence: UInt64) {
+        self.previousBootID = previousBootID
+        self.bootID = bootID
+        self.batches = batches
+        self.records = records
+        self.firstSequence = firstSequence
+    }
 }

@@ -135,6 +135,8 @@ struct SpoolState {
     // MARK: recovery
 
     private mutating func recover(_ directory: String) throws(SpoolError) {
+        // Left by a restart that crashed before its rename: the old stream is still complete without it.
+        try removeFile(directory + "/" + SegmentFormat.restartFileName)
         let files = try FileIO.list(directory)
             .compactMap { name in SegmentFormat.firstSequence(fileName: name).map { (first: $0, name: name) } }
             .sorted { $0.first < $1.first }
@@ -222,6 +224,7 @@ struct SpoolState {
             recovery.recoveredBatches += item.entries.count
         }
         statistics.highestSequence = max(newest.segment.lastSequence, sequenceFloor)
+        recovery.highestSequence = statistics.highestSequence
         // A bound lowered since the last run applies now.
         while statistics.usedBytes > maxBytes, !segments.isEmpty { try dropOldestSegment() }
         recovery.segments = segments.count
@@ -509,6 +512,129 @@ struct SpoolState {
             segments.removeFirst()
             statistics.usedBytes -= oldest.size
         }
+    }
+
+    // MARK: restart
+
+    mutating func restartStream(keepingAbove floor: UInt64) throws(SpoolError) -> StreamRestart {
+        guard isOpen else { throw SpoolError(.closed, path: label) }
+        let first = statistics.highestSequence + 1
+        let carried = entries[head...].filter { $0.sequence > floor }
+        guard first < UInt64.max - 1 - UInt64(carried.count) else {
+            throw SpoolError(.invalidBatch, path: label, detail: "sequence numbers exhausted")
+        }
+        let newBootID = Self.randomBootID()
+        var renumbered: [EntryRecord] = []
+        renumbered.reserveCapacity(carried.count)
+        var unreadable: [EntryRecord] = []
+        var size = 0
+        if let directory {
+            let temporary = directory + "/" + SegmentFormat.restartFileName
+            try removeFile(temporary)
+            let fd = try FileIO.open(temporary, O_RDWR | O_CREAT | O_EXCL, code: .openSegment)
+            var failure: SpoolError?
+            let header = SegmentFormat.header(bootID: newBootID, firstSequence: first)
+            var error = header.withUnsafeBytes { FileIO.write(fd, at: 0, [$0]) }
+            size = header.count
+            // One entry at a time, read back and written out, so memory stays bounded by one batch.
+            for record in carried where error == 0 {
+                guard let payload = record.payload ?? readPayload(record) else {
+                    unreadable.append(record)
+                    continue
+                }
+                let sequence = first + UInt64(renumbered.count)
+                let entryHeader = SegmentFormat.entryHeader(
+                    sequence: sequence,
+                    recordCount: record.recordCount,
+                    payloadLength: UInt32(record.payloadLength),
+                    payloadChecksum: CRC32C.checksum(payload)
+                )
+                error = write(fd, at: size, entryHeader, payload)
+                renumbered.append(
+                    EntryRecord(
+                        sequence: sequence,
+                        recordCount: record.recordCount,
+                        payloadLength: record.payloadLength,
+                        checksum: entryHeader.withUnsafeBytes { SegmentFormat.read(UInt32.self, $0, at: 4) },
+                        segment: first,
+                        payloadOffset: size + SegmentFormat.entryHeaderSize,
+                        payload: nil
+                    )
+                )
+                size += SegmentFormat.entryHeaderSize + payload.count
+            }
+            if error != 0 {
+                failure = SpoolError(.writeSegment, path: temporary, osError: error)
+            } else if !FileIO.dataSync(fd) {
+                failure = SpoolError.lastOS(.sync, path: temporary)
+            }
+            FileIO.close(fd)
+            if failure == nil, !renumbered.isEmpty {
+                let final = path(of: first)
+                if rename(temporary, final) != 0 {
+                    failure = SpoolError.lastOS(.writeSegment, path: final, detail: "rename " + temporary)
+                } else if fsync(directoryFD) != 0 {
+                    failure = SpoolError.lastOS(.sync, path: directory)
+                }
+            }
+            if let failure {
+                unlink(temporary)
+                throw failure
+            }
+            if renumbered.isEmpty { unlink(temporary) }
+            // Only now that the new stream is on stable storage do the old segments go.
+            for segment in segments {
+                do throws(SpoolError) {
+                    try removeFile(path(of: segment.firstSequence), segment: segment.firstSequence)
+                } catch {
+                    if deferredError == nil { deferredError = error }
+                }
+            }
+            if currentFD >= 0 { FileIO.close(currentFD) }
+            currentFD = -1
+            for item in unsynced { FileIO.close(item.fd) }
+            unsynced = []
+            segments = []
+            statistics.usedBytes = 0
+            if !renumbered.isEmpty {
+                let last = first + UInt64(renumbered.count) - 1
+                segments = [SegmentRecord(firstSequence: first, lastSequence: last, size: size)]
+                statistics.usedBytes = size
+            }
+            firstCached = renumbered.count
+            cachedBytes = 0
+        } else {
+            for record in carried {
+                var copy = record
+                copy.sequence = first + UInt64(renumbered.count)
+                renumbered.append(copy)
+            }
+            statistics.usedBytes = renumbered.reduce(0) { $0 + $1.encodedSize }
+        }
+        for record in unreadable {
+            statistics.corruptBatches += 1
+            statistics.droppedBatches += 1
+            statistics.droppedRecords += Int(record.recordCount)
+        }
+        let previousBootID = bootID
+        bootID = newBootID
+        entries = renumbered
+        head = 0
+        rollRequested = false
+        statistics.pendingRecords = renumbered.reduce(0) { $0 + Int($1.recordCount) }
+        statistics.pendingBytes = renumbered.reduce(0) { $0 + $1.payloadLength }
+        // The new stream starts above every old number, so file names keep sorting in stream order and recovery
+        // after a crash picks the new stream (the newest segment's boot id).
+        statistics.acknowledgedSequence = first - 1
+        statistics.highestSequence = first - 1 + UInt64(renumbered.count)
+        if directory != nil { statistics.syncedSequence = statistics.highestSequence }
+        return StreamRestart(
+            previousBootID: previousBootID,
+            bootID: newBootID,
+            batches: renumbered.count,
+            records: statistics.pendingRecords,
+            firstSequence: first
+        )
     }
 
     // MARK: sync and close
