@@ -66,6 +66,64 @@ extension ConnID {
     }
 }
 
+/// The ranges a real sensor's values fall in, checked as records are decoded from the wire (`records(sensor:)`), so
+/// that no store holds a value that cannot be real: a batch with one record out of range is refused whole with an
+/// error naming the record, the field and the value, which the collector returns as the batch's `BAD_FRAME` Error.
+/// Refused rather than clamped: a sensor that reports 2^64-1 bytes is broken or hostile, and a clamped value would
+/// still be a lie in every total. Every limit is far beyond physics, so an honest sensor never meets one; queries
+/// still saturate their sums (`saturating_sum`, `addingSaturated`) for what older versions stored.
+public enum RecordLimits {
+    /// Packets and bytes of one flow (cumulative over its life) or of one `series` interval, HTTP body lengths:
+    /// 2^53, the largest integer every JSON reader (JavaScript, jq) and a chart's `Double` hold exactly. In bytes that
+    /// is 8 PiB, a 100 Gbit/s link filled for 8.3 days by one flow; in packets, 700 days of minimum-size frames at
+    /// 100 Gbit/s (148.8 Mpps).
+    public static let maxCounter: UInt64 = 1 << 53
+    /// Counters since a sensor started (`stats`): 2^62, a 100 Gbit/s link filled for 11.7 years. Below 2^63, so
+    /// the 64-bit pattern a store keeps is never negative.
+    public static let maxLifetimeCounter: UInt64 = 1 << 62
+    /// Latest timestamp: 2^32 s after the epoch (2106-02-07), where classic pcap's unsigned 32-bit seconds end.
+    /// Earliest: the epoch (pcap timestamps are unsigned).
+    public static let maxTimestampMicros: Int64 = (1 << 32) * 1_000_000
+    /// Longest flow, and longest `series` interval: 10 years of 365.25 days (a flow lives only while packets keep
+    /// coming within its idle timeout; the sensor's `--series-interval` has no upper bound of its own).
+    public static let maxDurationMicros: Int64 = 315_576_000 * 1_000_000
+    /// Longest DNS round trip either way: one day (a sensor pairs a query with its answer within seconds). Either
+    /// way, because the answer of a capture merged from two interfaces can carry the earlier timestamp.
+    public static let maxRTTMicros: Int64 = 86_400 * 1_000_000
+    /// HTTP status codes are three digits (RFC 9110 §15).
+    public static let maxStatusCode: UInt32 = 999
+    /// Flow-table entries: 2^40, a trillion, beyond the memory of any host that could run a sensor.
+    public static let maxFlowTableSize: UInt64 = 1 << 40
+}
+
+/// `value`, when it is at most `limit`; else an error naming the field.
+func counter(_ value: UInt64, _ field: String, limit: UInt64 = RecordLimits.maxCounter) throws(WireRecordError)
+    -> UInt64
+{
+    guard value <= limit else {
+        throw WireRecordError(field: field, reason: "\(value) is above \(limit), more than any sensor can count")
+    }
+    return value
+}
+
+/// Epoch seconds of a wire timestamp between the epoch and `RecordLimits.maxTimestampMicros`.
+func timestamp(_ micros: Int64, _ field: String) throws(WireRecordError) -> Double {
+    guard micros >= 0, micros <= RecordLimits.maxTimestampMicros else {
+        throw WireRecordError(
+            field: field, reason: "\(micros) µs is outside 1970-01-01 ... 2106-02-07, no capture's time")
+    }
+    return Micros.seconds(micros)
+}
+
+/// Seconds of a wire duration within `range` microseconds.
+func span(_ micros: Int64, _ field: String, range: ClosedRange<Int64>) throws(WireRecordError) -> Double {
+    guard range.contains(micros) else {
+        throw WireRecordError(
+            field: field, reason: "\(micros) µs is outside \(range.lowerBound) ... \(range.upperBound) µs")
+    }
+    return Micros.seconds(micros)
+}
+
 /// Narrows a wire integer to its record type, naming the field when it does not fit.
 func narrow<T: FixedWidthInteger>(_ value: some BinaryInteger, _ field: String) throws(WireRecordError) -> T {
     guard let narrowed = T(exactly: value) else {
@@ -219,18 +277,23 @@ extension Wirewatch_V1_RecordBatch {
             out.append(
                 .flow(
                     FlowRecord(
-                        ts: Micros.seconds(m.tsMicros), uid: m.uid, sensor: sensor,
+                        ts: try timestamp(m.tsMicros, field + ".ts"), uid: m.uid, sensor: sensor,
                         id: try ConnID(message: m.id, field: field + ".id"),
                         proto: try narrow(m.proto, field + ".proto"), service: m.service.isEmpty ? nil : m.service,
-                        duration: Micros.seconds(m.durationMicros), origBytes: m.origBytes, respBytes: m.respBytes,
-                        origPackets: m.origPkts, respPackets: m.respPkts, origIPBytes: m.origIpBytes,
-                        respIPBytes: m.respIpBytes,
+                        duration: try span(
+                            m.durationMicros, field + ".duration", range: 0...RecordLimits.maxDurationMicros),
+                        origBytes: try counter(m.origBytes, field + ".orig_bytes"),
+                        respBytes: try counter(m.respBytes, field + ".resp_bytes"),
+                        origPackets: try counter(m.origPkts, field + ".orig_pkts"),
+                        respPackets: try counter(m.respPkts, field + ".resp_pkts"),
+                        origIPBytes: try counter(m.origIpBytes, field + ".orig_ip_bytes"),
+                        respIPBytes: try counter(m.respIpBytes, field + ".resp_ip_bytes"),
                         connState: m.connState, history: m.history,
                         tcpFlagsOrig: m.hasTcpFlagsOrig
                             ? TCPFlags(rawValue: try narrow(m.tcpFlagsOrig, field + ".tcp_flags_orig")) : nil,
                         tcpFlagsResp: m.hasTcpFlagsResp
                             ? TCPFlags(rawValue: try narrow(m.tcpFlagsResp, field + ".tcp_flags_resp")) : nil,
-                        retransPackets: m.retransPkts,
+                        retransPackets: try counter(m.retransPkts, field + ".retrans_pkts"),
                         icmpType: m.hasIcmpType ? try narrow(m.icmpType, field + ".icmp_type") : nil,
                         icmpCode: m.hasIcmpCode ? try narrow(m.icmpCode, field + ".icmp_code") : nil,
                         vlan: m.hasVlan ? try narrow(m.vlan, field + ".vlan") : nil,
@@ -244,13 +307,17 @@ extension Wirewatch_V1_RecordBatch {
             out.append(
                 .dns(
                     DNSRecord(
-                        ts: Micros.seconds(m.tsMicros), uid: m.uid, sensor: sensor,
+                        ts: try timestamp(m.tsMicros, field + ".ts"), uid: m.uid, sensor: sensor,
                         id: try ConnID(message: m.id, field: field + ".id"),
                         proto: try narrow(m.proto, field + ".proto"),
                         transID: try narrow(m.transID, field + ".trans_id"),
                         query: m.hasQuery ? m.query : nil, qtype: qtype, qtypeName: qtype.map { DNSNames.typeName($0) },
                         rcode: rcode, rcodeName: rcode.map { DNSNames.rcodeName($0) }, answers: m.answers,
-                        ttls: m.ttls.map { Double($0) }, rtt: m.hasRttMicros ? Micros.seconds(m.rttMicros) : nil,
+                        ttls: m.ttls.map { Double($0) },
+                        rtt: m.hasRttMicros
+                            ? try span(
+                                m.rttMicros, field + ".rtt",
+                                range: -RecordLimits.maxRTTMicros...RecordLimits.maxRTTMicros) : nil,
                         rejected: m.rejected)))
         }
         for (i, m) in http.enumerated() {
@@ -259,14 +326,20 @@ extension Wirewatch_V1_RecordBatch {
                 method: m.hasMethod ? m.method : nil, uri: m.hasUri ? m.uri : nil,
                 version: m.hasVersion ? m.version : nil, host: m.hasHost ? m.host : nil,
                 userAgent: m.hasUserAgent ? m.userAgent : nil, referrer: m.hasReferrer ? m.referrer : nil,
-                statusCode: m.hasStatusCode ? try narrow(m.statusCode, field + ".status_code") : nil,
+                statusCode: m.hasStatusCode
+                    ? try narrow(
+                        counter(
+                            UInt64(m.statusCode), field + ".status_code", limit: UInt64(RecordLimits.maxStatusCode)),
+                        field + ".status_code") : nil,
                 statusMessage: m.hasStatusMsg ? m.statusMsg : nil,
-                requestBodyLength: try narrow(m.requestBodyLen, field + ".request_body_len"),
-                responseBodyLength: try narrow(m.responseBodyLen, field + ".response_body_len"))
+                requestBodyLength: try narrow(
+                    counter(m.requestBodyLen, field + ".request_body_len"), field + ".request_body_len"),
+                responseBodyLength: try narrow(
+                    counter(m.responseBodyLen, field + ".response_body_len"), field + ".response_body_len"))
             out.append(
                 .http(
                     HTTPRecord(
-                        ts: Micros.seconds(m.tsMicros), uid: m.uid, sensor: sensor,
+                        ts: try timestamp(m.tsMicros, field + ".ts"), uid: m.uid, sensor: sensor,
                         id: try ConnID(message: m.id, field: field + ".id"),
                         transDepth: try narrow(m.transDepth, field + ".trans_depth"), transaction: transaction)))
         }
@@ -275,44 +348,67 @@ extension Wirewatch_V1_RecordBatch {
             out.append(
                 .tls(
                     TLSRecord(
-                        ts: Micros.seconds(m.tsMicros), uid: m.uid, sensor: sensor,
+                        ts: try timestamp(m.tsMicros, field + ".ts"), uid: m.uid, sensor: sensor,
                         id: try ConnID(message: m.id, field: field + ".id"),
                         version: m.hasVersion ? m.version : nil,
                         cipher: m.hasCipher ? try narrow(m.cipher, field + ".cipher") : nil,
                         serverName: m.hasServerName ? m.serverName : nil, alpn: m.alpn, ja3: m.hasJa3 ? m.ja3 : nil,
                         ja4: m.hasJa4 ? m.ja4 : nil)))
         }
-        for m in series {
+        for (i, m) in series.enumerated() {
+            let field = "series[\(i)]"
             var perProtocol: [String: ProtocolCounters] = [:]
             for c in m.perProtocol {
+                // The name goes into an error the collector logs: its control characters are shown, not sent to a terminal.
+                let name = field + ".per_protocol[\(DisplayText.escape(c.protocol))]"
                 var counters = ProtocolCounters()
-                counters.packets = c.packets
-                counters.bytes = c.bytes
-                counters.flows = c.flows
+                counters.packets = try counter(c.packets, name + ".packets")
+                counters.bytes = try counter(c.bytes, name + ".bytes")
+                counters.flows = try counter(c.flows, name + ".flows")
                 perProtocol[c.protocol] = counters
             }
             out.append(
                 .series(
                     SeriesRecord(
-                        ts: Micros.seconds(m.tsMicros), interval: Micros.seconds(m.intervalMicros), sensor: sensor,
-                        packets: m.packets, bytes: m.bytes, flows: m.flows, perProtocol: perProtocol)))
+                        ts: try timestamp(m.tsMicros, field + ".ts"),
+                        interval: try span(
+                            m.intervalMicros, field + ".interval", range: 0...RecordLimits.maxDurationMicros),
+                        sensor: sensor, packets: try counter(m.packets, field + ".packets"),
+                        bytes: try counter(m.bytes, field + ".bytes"), flows: try counter(m.flows, field + ".flows"),
+                        perProtocol: perProtocol)))
         }
         for (i, m) in stats.enumerated() {
+            let field = "stats[\(i)]"
+            func lifetime(_ value: UInt64, _ name: String) throws(WireRecordError) -> UInt64 {
+                try counter(value, field + "." + name, limit: RecordLimits.maxLifetimeCounter)
+            }
+            var weird: [String: UInt64] = [:]
+            for (name, value) in m.weird {
+                weird[name] = try lifetime(value, "weird[\(DisplayText.escape(name))]")
+            }
             out.append(
                 .stats(
                     StatsRecord(
-                        ts: Micros.seconds(m.tsMicros), sensor: sensor, source: m.source,
-                        packetsReceived: m.packetsReceived,
-                        packetsDroppedKernel: m.hasPacketsDroppedKernel ? m.packetsDroppedKernel : nil,
-                        packetsDroppedInterface: m.hasPacketsDroppedInterface ? m.packetsDroppedInterface : nil,
-                        bytesReceived: m.bytesReceived, nonIPPackets: m.nonIpPackets,
-                        truncatedPackets: m.truncatedPackets,
-                        decodeErrors: m.decodeErrors, fragments: m.fragments,
-                        fragmentsReassembled: m.fragmentsReassembled,
-                        fragmentsExpired: m.fragmentsExpired,
-                        flowTableSize: try narrow(m.flowTableSize, "stats[\(i)].flow_table_size"),
-                        flowsCreated: m.flowsCreated, flowsEvicted: m.flowsEvicted, recordsDropped: m.recordsDropped,
-                        spoolBytes: m.spoolBytes, weird: m.weird, final: m.final)))
+                        ts: try timestamp(m.tsMicros, field + ".ts"), sensor: sensor, source: m.source,
+                        packetsReceived: try lifetime(m.packetsReceived, "packets_received"),
+                        packetsDroppedKernel: m.hasPacketsDroppedKernel
+                            ? try lifetime(m.packetsDroppedKernel, "packets_dropped_kernel") : nil,
+                        packetsDroppedInterface: m.hasPacketsDroppedInterface
+                            ? try lifetime(m.packetsDroppedInterface, "packets_dropped_interface") : nil,
+                        bytesReceived: try lifetime(m.bytesReceived, "bytes_received"),
+                        nonIPPackets: try lifetime(m.nonIpPackets, "non_ip_packets"),
+                        truncatedPackets: try lifetime(m.truncatedPackets, "truncated_packets"),
+                        decodeErrors: try lifetime(m.decodeErrors, "decode_errors"),
+                        fragments: try lifetime(m.fragments, "fragments"),
+                        fragmentsReassembled: try lifetime(m.fragmentsReassembled, "fragments_reassembled"),
+                        fragmentsExpired: try lifetime(m.fragmentsExpired, "fragments_expired"),
+                        flowTableSize: try narrow(
+                            counter(m.flowTableSize, field + ".flow_table_size", limit: RecordLimits.maxFlowTableSize),
+                            field + ".flow_table_size"),
+                        flowsCreated: try lifetime(m.flowsCreated, "flows_created"),
+                        flowsEvicted: try lifetime(m.flowsEvicted, "flows_evicted"),
+                        recordsDropped: try lifetime(m.recordsDropped, "records_dropped"),
+                        spoolBytes: try lifetime(m.spoolBytes, "spool_bytes"), weird: weird, final: m.final)))
         }
         return out
     }
