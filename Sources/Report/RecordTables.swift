@@ -15,8 +15,9 @@ public enum RecordTables {
         return "\(host):\(port)"
     }
 
+    /// `12.345`; a value no flow can have (negative, not finite, past `Int` in milliseconds) as Swift prints it.
     static func seconds(_ value: Double) -> String {
-        let millis = Int((value * 1000).rounded())
+        guard let millis = Int(exactly: (value * 1000).rounded()), millis >= 0 else { return "\(value)" }
         let fraction = String(millis % 1000)
         return "\(millis / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
     }
@@ -33,7 +34,7 @@ public enum RecordTables {
                 [
                     TimeRange.format(r.ts), r.sensor, r.protoName, endpoint(r.id.origHost, r.id.origPort),
                     endpoint(r.id.respHost, r.id.respPort), r.service ?? "", r.connState, seconds(r.duration),
-                    String(r.origIPBytes), String(r.respIPBytes), String(r.origPackets + r.respPackets),
+                    String(r.origIPBytes), String(r.respIPBytes), String(r.origPackets.addingSaturated(r.respPackets)),
                 ]
             })
     }

@@ -67,7 +67,9 @@ public struct TimeRange: Sendable, Hashable {
     }
 
     /// `2026-11-25 10:00:00.123` (UTC), the form tables print.
+    /// A time outside years 1-9999 (or not finite), which no record can really have, is written as its number.
     public static func format(_ seconds: Double, milliseconds: Bool = true) -> String {
+        guard seconds.isFinite, seconds >= -62_135_596_800, seconds < 253_402_300_800 else { return "\(seconds)" }
         let whole = floor(seconds)
         var time = time_t(whole)
         var parts = tm()

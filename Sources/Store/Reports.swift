@@ -99,13 +99,13 @@ public struct TopTalker: Codable, Hashable, Sendable {
         self.host = host
         self.sentBytes = sentBytes
         self.receivedBytes = receivedBytes
-        self.bytes = sentBytes &+ receivedBytes
+        self.bytes = sentBytes.addingSaturated(receivedBytes)
         self.sentPackets = sentPackets
         self.receivedPackets = receivedPackets
-        self.packets = sentPackets &+ receivedPackets
+        self.packets = sentPackets.addingSaturated(receivedPackets)
         self.origFlows = origFlows
         self.respFlows = respFlows
-        self.flows = origFlows &+ respFlows
+        self.flows = origFlows.addingSaturated(respFlows)
     }
 }
 

@@ -4,6 +4,40 @@ import CSQLite3
 @inline(__always)
 private var transient: sqlite3_destructor_type { unsafeBitCast(-1, to: sqlite3_destructor_type.self) }
 
+/// `saturating_sum(x)`, the sum reports take of rollup counters: SQLite's `sum()` fails the whole query with "integer
+/// overflow" once a total passes `Int64.max`, and `total()` is a double, inexact past 2^53. This one is exact below
+/// `Int64.max` and stays there beyond; NULL and negative values (no rollup writes one) add nothing, a real adds its
+/// integer part. The sum of no rows is NULL, as with `sum()`.
+private func saturatingSumStep(
+    _ context: OpaquePointer?, _ count: Int32, _ values: UnsafeMutablePointer<OpaquePointer?>?
+) {
+    guard count == 1, let value = values?[0],
+        let raw = sqlite3_aggregate_context(context, Int32(MemoryLayout<Int64>.size))
+    else { return }
+    let sum = raw.assumingMemoryBound(to: Int64.self)
+    let add: Int64
+    switch sqlite3_value_type(value) {
+    case SQLITE_INTEGER:
+        add = sqlite3_value_int64(value)
+    case SQLITE_FLOAT:
+        let real = sqlite3_value_double(value)
+        add = real.isNaN ? 0 : (real >= 9.2e18 ? .max : Int64(max(0, real)))
+    default:
+        return
+    }
+    guard add > 0 else { return }
+    let (total, overflow) = sum.pointee.addingReportingOverflow(add)
+    sum.pointee = overflow ? .max : total
+}
+
+private func saturatingSumFinal(_ context: OpaquePointer?) {
+    guard let raw = sqlite3_aggregate_context(context, 0) else {
+        sqlite3_result_null(context)
+        return
+    }
+    sqlite3_result_int64(context, raw.assumingMemoryBound(to: Int64.self).pointee)
+}
+
 /// One open `sqlite3` handle with its cache of prepared statements. Not thread-safe: `SQLiteStore` serialises use.
 final class SQLiteConnection {
     let handle: OpaquePointer
@@ -22,6 +56,16 @@ final class SQLiteConnection {
         handle = db
         self.path = path
         sqlite3_extended_result_codes(db, 1)
+        let rc2 = sqlite3_create_function_v2(
+            db, "saturating_sum", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nil, nil,
+            saturatingSumStep, saturatingSumFinal, nil)
+        guard rc2 == SQLITE_OK else {
+            let message = String(cString: sqlite3_errmsg(db))
+            sqlite3_close_v2(db)
+            throw StoreError(
+                Self.code(for: rc2), path: path, detail: "cannot register saturating_sum: \(message)",
+                sqliteResult: rc2)
+        }
     }
 
     /// Finalizes every cached statement and closes the handle.

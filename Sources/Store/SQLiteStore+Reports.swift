@@ -2,7 +2,8 @@ import Flows
 import Packets
 
 /// The reports: each one read transaction (one snapshot) over the rollups, or over the `series` and `stats` summaries;
-/// never over flow records. Sums are exact integers; a sum past `Int64.max` fails with SQLite's "integer overflow".
+/// never over flow records. Sums are exact integers below `Int64.max` and saturate there (`saturating_sum`), so that no
+/// stored value, however absurd, makes a report fail.
 extension SQLiteStore {
     public func topTalkers(_ query: ReportQuery) throws(StoreError) -> [TopTalker] {
         try check(query, "top talkers", host: true, proto: true)
@@ -14,8 +15,8 @@ extension SQLiteStore {
             try Self.each(
                 c,
                 """
-                SELECT host, sum(sent_bytes), sum(received_bytes), sum(sent_pkts), sum(received_pkts),
-                    sum(orig_flows), sum(resp_flows)
+                SELECT host, saturating_sum(sent_bytes), saturating_sum(received_bytes), saturating_sum(sent_pkts), saturating_sum(received_pkts),
+                    saturating_sum(orig_flows), saturating_sum(resp_flows)
                 FROM rollup_hosts\(filter.whereClause) GROUP BY host
                 ORDER BY total(sent_bytes) + total(received_bytes) DESC, host LIMIT ?
                 """, filter, limit: query.limit
@@ -58,6 +59,8 @@ extension SQLiteStore {
             var buckets: [Double: (total: ProtocolTotals, protocols: [String: ProtocolTotals])] = [:]
             for series in try Self.series(query, c) {
                 let start = (series.ts / bucket).rounded(.down) * bucket
+                // No time axis holds a record of a non-finite time (only an older collector stored one).
+                guard start.isFinite else { continue }
                 var entry = buckets[start] ?? (ProtocolTotals(proto: "", packets: 0, bytes: 0, flows: 0), [:])
                 var counters = ProtocolCounters()
                 counters.packets = series.packets
@@ -100,8 +103,8 @@ extension SQLiteStore {
             try Self.each(
                 c,
                 """
-                SELECT status_code, sum(count) FROM rollup_http\(filter.whereClause) GROUP BY status_code
-                ORDER BY sum(count) DESC, status_code LIMIT ?
+                SELECT status_code, saturating_sum(count) FROM rollup_http\(filter.whereClause) GROUP BY status_code
+                ORDER BY saturating_sum(count) DESC, status_code LIMIT ?
                 """, filter, limit: query.limit
             ) { s throws(StoreError) in
                 let code = s.int64(0)
@@ -137,15 +140,15 @@ extension SQLiteStore {
             try Self.each(
                 c,
                 """
-                SELECT conn_state, sum(flows) FROM rollup_conn_states\(filter.whereClause) GROUP BY conn_state
-                HAVING sum(flows) > 0 ORDER BY sum(flows) DESC, conn_state LIMIT ?
+                SELECT conn_state, saturating_sum(flows) FROM rollup_conn_states\(filter.whereClause) GROUP BY conn_state
+                HAVING saturating_sum(flows) > 0 ORDER BY saturating_sum(flows) DESC, conn_state LIMIT ?
                 """, filter, limit: query.limit
             ) { s throws(StoreError) in states.append(NamedCount(name: s.text(0), count: s.count(1))) }
             var flags: [String: FlagCount] = [:]
             try Self.each(
                 c,
                 """
-                SELECT flag, sum(orig_flows), sum(resp_flows) FROM rollup_tcp_flags\(flagFilter.whereClause)
+                SELECT flag, saturating_sum(orig_flows), saturating_sum(resp_flows) FROM rollup_tcp_flags\(flagFilter.whereClause)
                 GROUP BY flag
                 """, flagFilter
             ) { s throws(StoreError) in
@@ -169,7 +172,7 @@ extension SQLiteStore {
             try Self.each(
                 c,
                 """
-                SELECT bucket, sum(flows), sum(pkts), sum(bytes) FROM rollup_packet_sizes\(filter.whereClause)
+                SELECT bucket, saturating_sum(flows), saturating_sum(pkts), saturating_sum(bytes) FROM rollup_packet_sizes\(filter.whereClause)
                 GROUP BY bucket
                 """, filter
             ) { s throws(StoreError) in sizes[s.int64(0)] = (s.count(1), s.count(2), s.count(3)) }
@@ -282,7 +285,8 @@ extension SQLiteStore {
         throws(StoreError) -> UInt64
     {
         var sum: UInt64 = 0
-        try each(c, "SELECT sum(\(column)) FROM \(table)\(filter.whereClause)", filter) { s throws(StoreError) in
+        try each(c, "SELECT saturating_sum(\(column)) FROM \(table)\(filter.whereClause)", filter) {
+            s throws(StoreError) in
             sum = s.count(0)
         }
         return sum
@@ -296,8 +300,8 @@ extension SQLiteStore {
         try each(
             c,
             """
-            SELECT \(column), sum(count) FROM \(table)\(filter.whereClause) GROUP BY \(column)
-            ORDER BY sum(count) DESC, \(column) LIMIT ?
+            SELECT \(column), saturating_sum(count) FROM \(table)\(filter.whereClause) GROUP BY \(column)
+            ORDER BY saturating_sum(count) DESC, \(column) LIMIT ?
             """, filter, limit: limit
         ) { s throws(StoreError) in out.append(NamedCount(name: s.text(0), count: s.count(1))) }
         return out
@@ -310,8 +314,8 @@ extension SQLiteStore {
         try each(
             c,
             """
-            SELECT proto, port, sum(flows), sum(pkts), sum(bytes) FROM rollup_ports\(filter.whereClause)
-            GROUP BY proto, port ORDER BY sum(flows) DESC, total(bytes) DESC, proto, port LIMIT ?
+            SELECT proto, port, saturating_sum(flows), saturating_sum(pkts), saturating_sum(bytes) FROM rollup_ports\(filter.whereClause)
+            GROUP BY proto, port ORDER BY saturating_sum(flows) DESC, total(bytes) DESC, proto, port LIMIT ?
             """, filter, limit: limit
         ) { s throws(StoreError) in
             out.append(

@@ -80,9 +80,7 @@ struct ReportData: Encodable {
     /// The JSON report: one object with every section; `alerts` holds the alert records' own objects (the
     /// fields of DESIGN.md), the rest is encoded from the store's summary types.
     func json() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let body = String(decoding: try encoder.encode(self), as: UTF8.self)
+        let body = JSONOutput.text(try JSONOutput.encoder.encode(self))
         let alerts = alertRecords.isEmpty ? "[]" : "[\n" + alertRecords.map(\.jsonLine).joined(separator: ",\n") + "\n]"
         guard body.hasPrefix("{") else { return body + "\n" }
         return "{\n  \"alerts\" : " + alerts + "," + body.dropFirst() + "\n"

@@ -16,15 +16,13 @@ struct SensorsCommand: ParsableCommand {
             switch query.format {
             case .html: throw QueryError.badInput("--format html is for report; use table, json or csv")
             case .json:
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
                 let rows = sensors.map {
                     SensorJSON(
                         name: $0.name, source: $0.source, software_version: $0.softwareVersion,
                         boot_id: $0.bootID.map { String(format: "%02x", $0) }.joined(), first_seen: $0.firstSeen,
                         last_seen: $0.lastSeen)
                 }
-                try query.emit(String(decoding: try encoder.encode(rows), as: UTF8.self) + "\n")
+                try query.emit(try JSONOutput.encode(rows))
             case .csv: try query.emit(Self.table(sensors).csv())
             case .table: try query.emit(Self.table(sensors).render(on: query.terminal))
             }

@@ -114,7 +114,7 @@ struct ProtocolsCommand: ParsableCommand {
                 : FlowTotals.protocols(
                     query.protocolFiltered(
                         try store.records(try query.recordQuery([.flow], unlimited: true)), unlimited: true))
-            let allBytes = max(1, totals.map(\.bytes).reduce(0, +))
+            let allBytes = max(1, totals.map(\.bytes).reduce(UInt64(0)) { $0.addingSaturated($1) })
             let table = Table(
                 columns: [
                     .init("protocol"), .init("packets", .right), .init("bytes", .right), .init("flows", .right),
@@ -210,9 +210,33 @@ enum AlertListing {
 /// JSON documents of the query tool: arrays of objects.
 enum JSONOutput {
     static func encode(_ value: some Encodable) throws -> String {
+        text(try encoder.encode(value)) + "\n"
+    }
+
+    /// Sorted, indented keys; a time or amount that is not finite (which only a damaged or older store holds) as the
+    /// string "Infinity", "-Infinity" or "NaN" rather than a failed export.
+    static var encoder: JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        return encoder
+    }
+
+    /// The encoder's UTF-8 with DEL and C1 controls as `\u` escapes, as `JSONObjectWriter` writes them: JSON allows
+    /// them raw in strings (and they occur only there), but a terminal showing the output would act on them.
+    static func text(_ data: Data) -> String {
+        let raw = String(decoding: data, as: UTF8.self)
+        guard raw.unicodeScalars.contains(where: { (0x7F...0x9F).contains($0.value) }) else { return raw }
+        var out = ""
+        for scalar in raw.unicodeScalars {
+            if (0x7F...0x9F).contains(scalar.value) {
+                out += "\\u00" + String(scalar.value, radix: 16)
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 
     /// An array of already-encoded JSON objects, one per line.
@@ -255,18 +279,19 @@ enum FlowTotals {
                 sent: UInt64, received: UInt64, sentPackets: UInt64, receivedPackets: UInt64, orig: UInt64, resp: UInt64
             )] = [:]
         for flow in lastRecords(records) {
-            let orig = flow.id.origHost.description
-            let resp = flow.id.respHost.description
-            totals[orig, default: (0, 0, 0, 0, 0, 0)].sent += flow.origIPBytes
-            totals[orig, default: (0, 0, 0, 0, 0, 0)].received += flow.respIPBytes
-            totals[orig, default: (0, 0, 0, 0, 0, 0)].sentPackets += flow.origPackets
-            totals[orig, default: (0, 0, 0, 0, 0, 0)].receivedPackets += flow.respPackets
-            totals[orig, default: (0, 0, 0, 0, 0, 0)].orig += 1
-            totals[resp, default: (0, 0, 0, 0, 0, 0)].sent += flow.respIPBytes
-            totals[resp, default: (0, 0, 0, 0, 0, 0)].received += flow.origIPBytes
-            totals[resp, default: (0, 0, 0, 0, 0, 0)].sentPackets += flow.respPackets
-            totals[resp, default: (0, 0, 0, 0, 0, 0)].receivedPackets += flow.origPackets
-            totals[resp, default: (0, 0, 0, 0, 0, 0)].resp += 1
+            for (host, sent, received, sentPackets, receivedPackets, isOrig) in [
+                (flow.id.origHost, flow.origIPBytes, flow.respIPBytes, flow.origPackets, flow.respPackets, true),
+                (flow.id.respHost, flow.respIPBytes, flow.origIPBytes, flow.respPackets, flow.origPackets, false),
+            ] {
+                var t = totals[host.description, default: (0, 0, 0, 0, 0, 0)]
+                // Stored counters can be anything an older collector accepted: totals saturate.
+                t.sent = t.sent.addingSaturated(sent)
+                t.received = t.received.addingSaturated(received)
+                t.sentPackets = t.sentPackets.addingSaturated(sentPackets)
+                t.receivedPackets = t.receivedPackets.addingSaturated(receivedPackets)
+                if isOrig { t.orig = t.orig.addingSaturated(1) } else { t.resp = t.resp.addingSaturated(1) }
+                totals[host.description] = t
+            }
         }
         let talkers = totals.map { host, t in
             TopTalker(
@@ -281,9 +306,9 @@ enum FlowTotals {
         for flow in lastRecords(records) {
             let name = flow.protoName
             var entry = totals[name] ?? ProtocolTotals(proto: name, packets: 0, bytes: 0, flows: 0)
-            entry.packets += flow.origPackets + flow.respPackets
-            entry.bytes += flow.origIPBytes + flow.respIPBytes
-            entry.flows += 1
+            entry.packets = entry.packets.addingSaturated(flow.origPackets).addingSaturated(flow.respPackets)
+            entry.bytes = entry.bytes.addingSaturated(flow.origIPBytes).addingSaturated(flow.respIPBytes)
+            entry.flows = entry.flows.addingSaturated(1)
             totals[name] = entry
         }
         return totals.values.sorted { ($0.bytes, $1.proto) > ($1.bytes, $0.proto) }
