@@ -32,7 +32,8 @@ public enum AlertText {
         // The message repeats the fields above when it is the seed's one-line form; other messages add to them.
         if !alert.message.isEmpty && !alert.message.hasPrefix(title(alert.kind)) { lines.append("  \(alert.message)") }
         lines.append("  Id: \(alert.id)")
-        return lines.joined(separator: "\n") + "\n"
+        // Sources, targets, sensors and messages can carry captured text; the block goes to a terminal or a log.
+        return lines.map(DisplayText.escape).joined(separator: "\n") + "\n"
     }
 
     /// `20-30, 8080`: consecutive ports folded into ranges.

@@ -86,7 +86,7 @@ public struct JSONObjectWriter {
         return sign + String(whole) + "." + String(repeating: "0", count: 6 - fraction.count) + fraction
     }
 
-    /// Appends `value` as a JSON string literal (quotes, escapes for `"`, `\\` and control characters).
+    /// Appends `value` as a JSON string literal (quotes, escapes for `"`, `\\` and C0, DEL and C1 control characters).
     public static func appendEscaped(_ value: String, to out: inout String) {
         out += "\""
         for scalar in value.unicodeScalars {
@@ -97,7 +97,8 @@ public struct JSONObjectWriter {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
+                // DEL and C1 too: JSON allows them raw, but a terminal showing the line would act on them.
+                if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
                     let hex = String(scalar.value, radix: 16)
                     out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
                 } else {

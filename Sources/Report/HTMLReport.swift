@@ -1,3 +1,4 @@
+import Flows
 import Foundation
 
 /// The report as one HTML file that opens anywhere, offline: inline CSS, charts as inline SVG, no scripts,
@@ -144,7 +145,9 @@ public struct HTMLReport: Sendable, Hashable {
         for row in table.rows {
             html += "<tr>"
             for index in table.columns.indices {
-                html += "<td\(cellClass(index))>\(escape(index < row.count ? row[index] : ""))</td>"
+                // Cells hold captured text: its CR and LF are shown, not folded into spaces.
+                let cell = DisplayText.escape(index < row.count ? row[index] : "")
+                html += "<td\(cellClass(index))>\(escape(cell))</td>"
             }
             html += "</tr>\n"
         }

@@ -1,3 +1,5 @@
+import Flows
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -67,8 +69,11 @@ public struct Table: Sendable, Hashable {
     }
 
     /// Columns padded to their widest cell (counted in characters), two spaces apart, the header in bold and
-    /// a rule under it; `style` may colour a cell (by row and column) on a colour terminal.
+    /// a rule under it; `style` may colour a cell (by row and column) on a colour terminal. Control characters in
+    /// cells are written visibly (`DisplayText`): cells hold captured text, and a terminal would act on them.
     public func render(on terminal: Terminal, style: ((Int, Int) -> Style?)? = nil) -> String {
+        let columns = columns.map { Column(DisplayText.escape($0.title), $0.alignment) }
+        let rows = rows.map { $0.map(DisplayText.escape) }
         var widths = columns.map { $0.title.count }
         for row in rows {
             for (index, cell) in row.enumerated() where index < widths.count {
@@ -100,10 +105,12 @@ public struct Table: Sendable, Hashable {
         return out
     }
 
-    /// A header row, then one row per line; fields with a comma, quote, CR or LF are quoted, quotes doubled.
+    /// A header row, then one row per line; fields with a comma or quote are quoted, quotes doubled. Control
+    /// characters (CR and LF included) are written visibly, as in tables: a CSV file is read in terminals and
+    /// spreadsheets as often as by programs, and the JSON output is the exact one.
     public func csv() -> String {
-        var out = CSV.line(columns.map(\.title))
-        for row in rows { out += CSV.line(row) }
+        var out = CSV.line(columns.map { DisplayText.escape($0.title) })
+        for row in rows { out += CSV.line(row.map(DisplayText.escape)) }
         return out
     }
 }

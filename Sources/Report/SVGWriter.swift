@@ -1,9 +1,11 @@
+import Flows
 import Foundation
 
 /// Text made safe for XML and HTML, in content and in quoted attribute values.
 public enum SVGMarkup {
-    /// `&`, `<`, `>`, `"` and `'` as references; characters XML 1.0 forbids (control characters other than
-    /// tab, LF and CR, U+FFFE, U+FFFF) as U+FFFD, so that a hostile host name or user agent cannot break the document.
+    /// `&`, `<`, `>`, `"` and `'` as references; other control characters than tab, LF and CR (which XML 1.0
+    /// forbids or a terminal showing the file would act on) written visibly as `DisplayText` writes them; U+FFFE and
+    /// U+FFFF as U+FFFD; so that a hostile host name or user agent can neither break the document nor hide in it.
     public static func escape(_ text: String) -> String {
         var out = ""
         out.unicodeScalars.reserveCapacity(text.unicodeScalars.count)
@@ -14,7 +16,9 @@ public enum SVGMarkup {
             case ">": out += "&gt;"
             case "\"": out += "&quot;"
             case "'": out += "&#39;"
-            case "\t", "\n", "\r", "\u{20}"..."\u{D7FF}", "\u{E000}"..."\u{FFFD}", "\u{10000}"..."\u{10FFFF}":
+            case "\t", "\n", "\r": out.unicodeScalars.append(scalar)
+            case _ where DisplayText.needsEscape(scalar): out += DisplayText.escape(String(scalar))
+            case "\u{20}"..."\u{D7FF}", "\u{E000}"..."\u{FFFD}", "\u{10000}"..."\u{10FFFF}":
                 out.unicodeScalars.append(scalar)
             default: out += "\u{FFFD}"
             }
