@@ -19,12 +19,16 @@ import Synchronization
 /// Crash model: `append` returns once the entry is in the kernel's page cache, so a killed process loses
 /// nothing `append` returned for (at worst the entry being written when it died is torn, and recovery cuts it
 /// away). Power loss or a kernel crash can lose what was not yet synced: entries after `syncedSequence`.
-/// Opening a directory after power loss may then resume numbering below a sequence the collector has already
-/// committed, and those new batches would be taken for replays; a sender that must rule this out sends only
-/// entries at or below `statistics.syncedSequence` (with periodic `sync()` calls, this is group commit).
+/// Opening a directory after power loss (or a restored copy of it) may then resume numbering below a sequence the
+/// collector has already committed, and those new batches would be taken for replays: the sender detects that
+/// from the collector's committed sequence being above `recovery.highestSequence` (plus what it sent since) and
+/// calls `restartStream(keepingAbove:)`, which continues under a new boot id.
 ///
 /// On disk: segment files named by their first sequence (`SegmentFormat` documents the layout), a `lock` file
-/// held with `flock` for the spool's lifetime, and nothing else. Unknown files are left alone.
+/// held with `flock` for the spool's lifetime, `restart.tmp` while `restartStream` writes, and nothing else.
+/// Unknown files are left alone. The lock and segments are opened with `O_NOFOLLOW` (new segments `O_EXCL`) and
+/// must be regular files: the directory is writable by the user the sensor drops to, who could plant links
+/// where root opens them. The directory itself may be a link (an administrator's choice of disk).
 public final class Spool: Sendable {
     /// When data is flushed to stable storage besides the owner's calls to `sync()`.
     public enum SyncPolicy: Sendable, Hashable {
