@@ -10,6 +10,10 @@ import Store
 import Synchronization
 import Wire
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// What the collector's listener enforces.
 public struct CollectorOptions: Sendable {
     public var host = "0.0.0.0"
@@ -31,6 +35,36 @@ public struct CollectorOptions: Sendable {
     /// HOST and PORT of the HTTP endpoint with `/metrics` (Prometheus) and `/health`; nil: none.
     public var metricsAddress: (host: String, port: Int)?
 
+    /// A connection that has not completed its TLS handshake this long after accept is closed outright.
+    public var handshakeTimeout = TimeAmount.seconds(5)
+    /// Connections open at once, authenticated or not; more are closed at accept.
+    public var maxConnections = 1024
+    /// Connections open at once from one source address; more are closed at accept.
+    public var maxConnectionsPerAddress = 64
+    /// Once the first byte of a frame has arrived, the whole frame must arrive within this (time the collector
+    /// itself paused reading does not count), else `Error{IDLE_TIMEOUT}` and close.
+    public var frameTimeout = TimeAmount.seconds(30)
+    /// Batch-frame bytes one connection may have handed to the store and not yet committed; its next frame is
+    /// not decoded (reading pauses) until commits bring it under. A connection with nothing in flight may
+    /// always take one frame, so this may be below `maxFrameBytes`.
+    public var maxInFlightBytes = 32 << 20
+    /// The same over all connections together.
+    public var maxInFlightBytesTotal = 256 << 20
+    /// Refusals before authentication are logged as at most one line per this interval (with counts).
+    public var refusalLogInterval = TimeAmount.seconds(10)
+    /// TCP keepalive on sensor connections: first probe after this much silence, then every `keepaliveInterval`,
+    /// and the connection is dropped after `keepaliveProbes` unanswered probes (Linux; elsewhere the system's).
+    public var keepaliveIdle = 60
+    public var keepaliveInterval = 10
+    public var keepaliveProbes = 3
+
+    /// The longest Hello `source` and `software_version`, in UTF-8 bytes.
+    public static let maxHelloFieldBytes = 256
+    /// How far past the highest sequence seen so far a batch may jump (gaps are batches a full spool dropped).
+    public static let maxSequenceJump: UInt64 = 1 << 32
+    /// Sequences stay below this.
+    public static let maxSequence: UInt64 = 1 << 63
+
     /// The smallest maximum frame the collector accepts: sensors seal batches below 1 MiB.
     public static let minimumFrameBytes = 1 << 20
 
@@ -50,6 +84,10 @@ public final class CollectorServer: Sendable {
     private let metricsListener = Mutex<(any Channel)?>(nil)
     private let store: any RecordStore
     private let retentionTimer = Mutex<(any DispatchSourceTimer)?>(nil)
+    private let limiter: ConnectionLimiter
+    private let refusals: RefusalSummary
+    private let sessions = SessionRegistry()
+    private let inFlight: InFlightBytes
 
     /// `detection`, when given, sees every newly stored record; its alerts are stored and passed to `onAlerts`
     /// (the collector prints them).
@@ -82,7 +120,14 @@ public final class CollectorServer: Sendable {
         self.ingest = ingest
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.threads))
+        self.limiter = ConnectionLimiter(
+            maxTotal: options.maxConnections, maxPerAddress: options.maxConnectionsPerAddress)
+        self.refusals = RefusalSummary(logger: logger, interval: options.refusalLogInterval, eventLoop: group.next())
+        self.inFlight = InFlightBytes(limit: options.maxInFlightBytesTotal)
     }
+
+    /// Connections open now (admitted by the connection limits and not yet closed).
+    public var openConnections: Int { limiter.live }
 
     /// Binds the listener and returns the address it is bound to (port 0 picks a free port).
     public func start() throws -> SocketAddress {
@@ -94,24 +139,52 @@ public final class CollectorServer: Sendable {
         let presence = sensorPresence
         let logger = logger
         let metrics = metrics
+        let limiter = limiter
+        let refusals = refusals
+        let sessions = sessions
+        let inFlight = inFlight
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(NIOSSLServerHandler(context: tls))
-                    try sync.addHandler(IdleStateHandler(readTimeout: options.idleTimeout))
-                    try sync.addHandler(
-                        ByteToMessageHandler(FrameDecoder(maxFrameBytes: options.maxFrameBytes)))
-                    try sync.addHandler(
-                        SensorConnection(
-                            options: options, ingest: ingest, logger: logger, metrics: metrics,
-                            presence: presence))
-                }
+            // Keepalive finds sensors whose host vanished without a FIN; the idle timeout would too, but only
+            // for connections the collector is not itself waiting on.
+            .childChannelOption(ChannelOptions.socketOption(.so_keepalive), value: 1)
+        for (option, value) in Self.keepaliveOptions(options) {
+            _ = bootstrap.childChannelOption(ChannelOptions.tcpOption(option), value: value)
+        }
+        let admitted = bootstrap.childChannelInitializer { channel in
+            // Connection limits first, before TLS costs anything: the excess is closed at accept.
+            let address = channel.remoteAddress?.ipAddress ?? "unknown"
+            if let refusal = limiter.admit(address) {
+                let peer = channel.remoteAddress.map(SensorConnection.describe) ?? "unknown peer"
+                let reason =
+                    switch refusal {
+                    case .total: "\(options.maxConnections) connections open (max-connections)"
+                    case .perAddress:
+                        "\(options.maxConnectionsPerAddress) connections open from \(address) "
+                            + "(max-connections-per-address)"
+                    }
+                metrics.refused()
+                refusals.refused(.connectionLimit, peer: peer, reason: reason)
+                return channel.eventLoop.makeFailedFuture(ConnectionLimitError())
             }
-        let channel = try bootstrap.bind(host: options.host, port: options.port).wait()
+            channel.closeFuture.whenComplete { _ in limiter.release(address) }
+            return channel.eventLoop.makeCompletedFuture {
+                let sync = channel.pipeline.syncOperations
+                try sync.addHandler(NIOSSLServerHandler(context: tls))
+                try sync.addHandler(FrameDeadline(timeout: options.frameTimeout))
+                try sync.addHandler(
+                    ByteToMessageHandler(FrameDecoder(maxFrameBytes: options.maxFrameBytes)))
+                // After the decoder, so that only whole frames count as activity (a byte a time does not).
+                try sync.addHandler(IdleStateHandler(readTimeout: options.idleTimeout))
+                try sync.addHandler(
+                    SensorConnection(
+                        options: options, ingest: ingest, logger: logger, metrics: metrics,
+                        presence: presence, sessions: sessions, refusals: refusals, inFlightTotal: inFlight))
+            }
+        }
+        let channel = try admitted.bind(host: options.host, port: options.port).wait()
         listener.withLock { $0 = channel }
         guard let address = channel.localAddress else { throw ChannelError.unknownLocalAddress }
         if let retention = options.retention { startRetention(keeping: retention) }
@@ -163,6 +236,7 @@ public final class CollectorServer: Sendable {
             return channel
         }
         try? channel?.close().wait()
+        refusals.flush()
         let metricsChannel = metricsListener.withLock { channel in
             defer { channel = nil }
             return channel
@@ -182,4 +256,18 @@ public final class CollectorServer: Sendable {
         ingest.waitUntilIdle()
     }
 
+    /// TCP keepalive timing (Linux socket options; other systems keep their defaults).
+    private static func keepaliveOptions(_ options: CollectorOptions) -> [(NIOBSDSocket.Option, SocketOptionValue)] {
+        #if os(Linux)
+            return [
+                (TCP_KEEPIDLE, options.keepaliveIdle), (TCP_KEEPINTVL, options.keepaliveInterval),
+                (TCP_KEEPCNT, options.keepaliveProbes),
+            ].map { (NIOBSDSocket.Option(rawValue: CInt($0.0)), SocketOptionValue(clamping: $0.1)) }
+        #else
+            return []
+        #endif
+    }
 }
+
+/// A connection over `maxConnections` or `maxConnectionsPerAddress`, closed at accept.
+struct ConnectionLimitError: Error {}

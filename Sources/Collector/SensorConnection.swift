@@ -10,7 +10,13 @@ import Wire
 
 /// One sensor's connection, after TLS: Hello -> HelloAck, then batches -> acks after commit (proto/README.md).
 /// Every refusal sends an Error frame when the TLS session allows it, closes this connection only, and logs one
-/// line naming the peer and the reason.
+/// line naming the peer and the reason; refusals before the TLS handshake completes (no session to carry an
+/// Error) close at once and are summed up by `RefusalSummary` instead of one line each.
+///
+/// Memory: a frame is decoded only when it fits the connection's budget (`window` batches and
+/// `maxInFlightBytes` of batch frames handed to the store and not committed, and the collector-wide
+/// `maxInFlightBytesTotal`); frames that do not fit wait as raw bytes and reading pauses, so what one connection
+/// holds is bounded by the budget, one frame, and what was read before the pause.
 final class SensorConnection: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -33,10 +39,24 @@ final class SensorConnection: ChannelInboundHandler {
     private var certificateName: String?
     private var bootID: [UInt8] = []
     private let stream = StreamState()
-    /// Batches handed to the store and not yet answered; reading pauses above the window.
+    /// Batches handed to the store and not yet answered.
     private var uncommitted = 0
+    /// Frame bytes of those batches.
+    private var inFlightBytes = 0
+    /// Frames read while over budget, not yet decoded; reading is paused while any wait.
+    private var waiting = CircularBuffer<ByteBuffer>()
     private var readPaused = false
     private var loggedFailure = false
+    /// The highest sequence committed or handed to the store on this connection (the jump limit counts from it).
+    private var highestSequence: UInt64 = 0
+    private var handshakeDone: Bool
+    private var handshakeTask: Scheduled<Void>?
+    /// This connection's place in `sessions` once its Hello was accepted.
+    private var sessionID: UInt64?
+
+    private let sessions: SessionRegistry
+    private let refusals: RefusalSummary?
+    private let inFlightTotal: InFlightBytes?
 
     /// Told when a streaming sensor sends a heartbeat (`disconnected` false) or its connection closes (true).
     private let presence: (@Sendable (_ sensor: String, _ disconnected: Bool) -> Void)?
@@ -44,9 +64,15 @@ final class SensorConnection: ChannelInboundHandler {
     /// `certificateName` is known in advance only in unit tests without TLS; normally it comes from the handshake.
     init(
         options: CollectorOptions, ingest: Ingest, logger: Logger, metrics: CollectorMetrics,
-        certificateName: String? = nil, presence: (@Sendable (_ sensor: String, _ disconnected: Bool) -> Void)? = nil
+        certificateName: String? = nil, presence: (@Sendable (_ sensor: String, _ disconnected: Bool) -> Void)? = nil,
+        sessions: SessionRegistry = SessionRegistry(), refusals: RefusalSummary? = nil,
+        inFlightTotal: InFlightBytes? = nil
     ) {
         self.presence = presence
+        self.sessions = sessions
+        self.refusals = refusals
+        self.inFlightTotal = inFlightTotal
+        self.handshakeDone = certificateName != nil
         self.options = options
         self.ingest = ingest
         self.logger = logger
@@ -54,24 +80,100 @@ final class SensorConnection: ChannelInboundHandler {
         self.certificateName = certificateName
     }
 
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { started(context: context) }
+    }
+
     func channelActive(context: ChannelHandlerContext) {
-        peer = context.channel.remoteAddress.map(Self.describe) ?? "unknown peer"
+        started(context: context)
         context.fireChannelActive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        handshakeTask?.cancel()
+    }
+
+    /// Starts the handshake deadline: a peer that has not completed TLS by then is closed outright (nothing can
+    /// be sent to it), whatever it is still sending.
+    private func started(context: ChannelHandlerContext) {
+        peer = context.channel.remoteAddress.map(Self.describe) ?? "unknown peer"
+        guard !handshakeDone, handshakeTask == nil else { return }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let seconds = Self.seconds(options.handshakeTimeout)
+        handshakeTask = context.eventLoop.scheduleTask(in: options.handshakeTimeout) {
+            let (handler, context) = bound.value
+            guard !handler.handshakeDone else { return }
+            handler.refuseUnauthenticated(
+                .handshakeDeadline, reason: "no TLS handshake within \(seconds) s", context: context)
+        }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let tls = event as? TLSUserEvent, case .handshakeCompleted = tls {
+            handshakeDone = true
+            handshakeTask?.cancel()
+            handshakeTask = nil
             readCertificateName(context: context)
         } else if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
-            refuse(
-                context: context, code: .idleTimeout,
-                reason: "no frame for \(Double(options.idleTimeout.nanoseconds) / 1e9) s")
+            idleTimedOut(context: context)
         }
         context.fireUserInboundEventTriggered(event)
     }
 
+    /// Silence is the sensor's fault only while the collector owes it nothing: a sensor waiting for acks of
+    /// batches the store has not committed yet, or whose frames wait for the collector to read them, is not idle.
+    private func idleTimedOut(context: ChannelHandlerContext) {
+        guard uncommitted == 0, waiting.isEmpty, !readPaused else { return }
+        let reason = "no frame for \(Self.seconds(options.idleTimeout)) s"
+        if handshakeDone {
+            refuse(context: context, code: .idleTimeout, reason: reason)
+        } else {
+            refuseUnauthenticated(.idle, reason: reason, context: context)
+        }
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        if case .closed = state { return }
+        guard waiting.isEmpty, fits(frame) else {
+            waiting.append(frame)
+            pauseReading(context: context)
+            return
+        }
+        process(frame, context: context)
+    }
+
+    /// Whether a frame may be decoded now. A connection with nothing in flight always may (so it can never wait
+    /// on other connections' commits forever); otherwise the frame must fit the window and both byte budgets.
+    private func fits(_ frame: ByteBuffer) -> Bool {
+        guard case .streaming = state, uncommitted > 0 else { return true }
+        let size = WireProtocol.lengthPrefixBytes + frame.readableBytes
+        guard uncommitted < Int(options.window), inFlightBytes + size <= options.maxInFlightBytes else { return false }
+        return inFlightTotal?.fits(size) ?? true
+    }
+
+    private func pauseReading(context: ChannelHandlerContext) {
+        guard !readPaused else { return }
+        readPaused = true
+        _ = context.channel.setOption(ChannelOptions.autoRead, value: false)
+    }
+
+    /// Decodes the frames that waited while they fit, then resumes reading once the connection is well under
+    /// its budget (half the window and half the bytes, so reading does not flap on every commit).
+    private func resumeIfRoom(context: ChannelHandlerContext) {
+        while let frame = waiting.first, fits(frame) {
+            waiting.removeFirst()
+            process(frame, context: context)
+            if case .closed = state { return }
+        }
+        guard readPaused, waiting.isEmpty, uncommitted <= Int(options.window) / 2,
+            inFlightBytes <= options.maxInFlightBytes / 2
+        else { return }
+        readPaused = false
+        _ = context.channel.setOption(ChannelOptions.autoRead, value: true)
+    }
+
+    private func process(_ frame: ByteBuffer, context: ChannelHandlerContext) {
         if case .closed = state { return }
         let envelope: Wirewatch_V1_Envelope
         do {
@@ -84,8 +186,9 @@ final class SensorConnection: ChannelInboundHandler {
         case (.awaitingHello, .hello(let hello)):
             accept(hello, context: context)
         case (.streaming(let name), .batch(let batch)):
-            metrics.received(frameBytes: WireProtocol.lengthPrefixBytes + frame.readableBytes)
-            store(batch, from: name, context: context)
+            let frameBytes = WireProtocol.lengthPrefixBytes + frame.readableBytes
+            metrics.received(frameBytes: frameBytes)
+            store(batch, frameBytes: frameBytes, from: name, context: context)
         case (.streaming(let name), .heartbeat):
             presence?(name, false)
             var answer = Wirewatch_V1_Envelope()
@@ -113,6 +216,9 @@ final class SensorConnection: ChannelInboundHandler {
             let reason = "TLS: \(error)"
             if case .streaming = state {
                 logOnce("\(peer): connection ended: \(reason)", level: .info)
+            } else if !handshakeDone {
+                refuseUnauthenticated(.tls, reason: reason, context: context)
+                return
             } else {
                 metrics.refused()
                 logOnce("refused \(peer): \(reason)", level: .warning)
@@ -125,6 +231,9 @@ final class SensorConnection: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        handshakeTask?.cancel()
+        waiting.removeAll()
+        if let sessionID, let certificateName { sessions.release(certificateName, id: sessionID) }
         if case .streaming(let name) = state {
             metrics.disconnected()
             presence?(name, true)
@@ -175,15 +284,44 @@ final class SensorConnection: ChannelInboundHandler {
             refuse(context: context, code: .badFrame, reason: "boot id of \(hello.bootID.count) bytes, not 16")
             return
         }
+        // Both are stored in the sensors table and shown by the query tool: a label, not a payload.
+        for (field, value) in [("source", hello.source), ("software_version", hello.softwareVersion)]
+        where value.utf8.count > CollectorOptions.maxHelloFieldBytes {
+            refuse(
+                context: context, code: .badFrame,
+                reason: "Hello \(field) of \(value.utf8.count) bytes exceeds \(CollectorOptions.maxHelloFieldBytes)")
+            return
+        }
         bootID = [UInt8](hello.bootID)
         state = .openingSession(name: certified)
         let session = SensorSession(
             name: certified, bootID: bootID, source: hello.source, softwareVersion: hello.softwareVersion)
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        ingest.open(session, on: context.eventLoop).whenComplete { result in
-            let (handler, context) = bound.value
-            handler.sessionOpened(result, name: certified, version: version, context: context)
+        let loop = context.eventLoop
+        let claim = sessions.claim(certified) { replacement in
+            loop.submit {
+                let (handler, context) = bound.value
+                handler.replaced(by: replacement, context: context)
+            }
         }
+        sessionID = claim.id
+        // The replaced connection stops handing batches to the store before this one asks for its committed
+        // sequence; the store's queue commits what it handed over first (exactly-once across the replacement).
+        let previous = claim.replaced?.evict(peer).hop(to: loop) ?? loop.makeSucceededVoidFuture()
+        previous.whenComplete { _ in
+            let (handler, _) = bound.value
+            guard case .openingSession = handler.state else { return }
+            handler.ingest.open(session, on: loop).whenComplete { result in
+                let (handler, context) = bound.value
+                handler.sessionOpened(result, name: certified, version: version, context: context)
+            }
+        }
+    }
+
+    /// A newer connection of the same sensor took over (see `SessionRegistry`).
+    private func replaced(by replacement: String, context: ChannelHandlerContext) {
+        if case .closed = state { return }
+        refuse(context: context, code: .notAllowed, reason: "replaced by a newer connection from \(replacement)")
     }
 
     private func sessionOpened(
@@ -193,6 +331,7 @@ final class SensorConnection: ChannelInboundHandler {
         switch result {
         case .success(let committed):
             self.state = .streaming(name: certified)
+            self.highestSequence = committed
             self.metrics.connected()
             var answer = Wirewatch_V1_Envelope()
             answer.helloAck.protocolVersion = version
@@ -208,7 +347,26 @@ final class SensorConnection: ChannelInboundHandler {
         }
     }
 
-    private func store(_ batch: Wirewatch_V1_RecordBatch, from name: String, context: ChannelHandlerContext) {
+    private func store(
+        _ batch: Wirewatch_V1_RecordBatch, frameBytes: Int, from name: String, context: ChannelHandlerContext
+    ) {
+        guard batch.sequence > 0 else {
+            refuse(context: context, code: .badFrame, reason: "batch without a sequence number")
+            return
+        }
+        // Sequences may skip ahead (a full spool drops its oldest batches) but not without bound: a sensor that
+        // jumped near 2^64 would have no numbers left, every later batch of its stream a "replay" dropped forever.
+        // A jump of 2^32 is more than a spool can drop; 2^63 leaves room for any stream that gets there honestly.
+        guard batch.sequence < CollectorOptions.maxSequence,
+            batch.sequence - min(batch.sequence, highestSequence) <= CollectorOptions.maxSequenceJump
+        else {
+            refuse(
+                context: context, code: .badFrame,
+                reason: "batch \(batch.sequence) is out of range: sequences go at most "
+                    + "\(CollectorOptions.maxSequenceJump) past the highest so far (\(highestSequence)) and stay below 2^63"
+            )
+            return
+        }
         let records: [Record]
         do {
             records = try batch.records(sensor: name)
@@ -216,31 +374,30 @@ final class SensorConnection: ChannelInboundHandler {
             refuse(context: context, code: .badFrame, reason: "batch \(batch.sequence): \(error)")
             return
         }
-        guard batch.sequence > 0 else {
-            refuse(context: context, code: .badFrame, reason: "batch without a sequence number")
-            return
-        }
         let sequence = batch.sequence
+        highestSequence = max(highestSequence, sequence)
         uncommitted += 1
-        if uncommitted > Int(options.window) && !readPaused {
-            readPaused = true
-            _ = context.channel.setOption(ChannelOptions.autoRead, value: false)
+        inFlightBytes += frameBytes
+        inFlightTotal?.add(frameBytes)
+        // Pausing as soon as the budget is used up keeps NIO from reading further frames into memory.
+        if uncommitted >= Int(options.window) || inFlightBytes >= options.maxInFlightBytes {
+            pauseReading(context: context)
         }
         let stored = StoredBatch(sensor: name, bootID: bootID, sequence: sequence, records: records)
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         ingest.commit(stored, stream: stream, on: context.eventLoop).whenComplete { result in
             let (handler, context) = bound.value
-            handler.committed(result, sequence: sequence, context: context)
+            handler.committed(result, sequence: sequence, frameBytes: frameBytes, context: context)
         }
     }
 
-    private func committed(_ result: Result<CommitOutcome, any Error>, sequence: UInt64, context: ChannelHandlerContext)
-    {
+    private func committed(
+        _ result: Result<CommitOutcome, any Error>, sequence: UInt64, frameBytes: Int, context: ChannelHandlerContext
+    ) {
         self.uncommitted -= 1
-        if self.readPaused && self.uncommitted <= Int(self.options.window) / 2 {
-            self.readPaused = false
-            _ = context.channel.setOption(ChannelOptions.autoRead, value: true)
-        }
+        self.inFlightBytes -= frameBytes
+        self.inFlightTotal?.remove(frameBytes)
+        defer { if case .streaming = self.state { self.resumeIfRoom(context: context) } }
         switch result {
         case .success(let outcome):
             if case .stored(let count) = outcome { self.metrics.stored(records: count) }
@@ -269,9 +426,24 @@ final class SensorConnection: ChannelInboundHandler {
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
     }
 
+    /// Closes a connection that has not completed its TLS handshake: no Error can be sent, and the refusal is
+    /// counted in the summary line rather than logged on its own.
+    private func refuseUnauthenticated(_ kind: RefusalSummary.Kind, reason: String, context: ChannelHandlerContext) {
+        if case .closed = state { return }
+        metrics.refused()
+        if let refusals {
+            loggedFailure = true
+            refusals.refused(kind, peer: peer, reason: reason)
+        } else {
+            logOnce("refused \(peer) before authentication: \(reason)", level: .warning)
+        }
+        close(context: context)
+    }
+
     /// Sends Error (if the connection can still carry one), logs one line and closes this connection.
     private func refuse(context: ChannelHandlerContext, code: Wirewatch_V1_Error.Code, reason: String) {
         if case .closed = state { return }
+        waiting.removeAll()
         let wasStreaming = if case .streaming = state { true } else { false }
         let who = certificateName.map { "sensor \($0) (\(peer))" } ?? peer
         if wasStreaming {
@@ -285,12 +457,23 @@ final class SensorConnection: ChannelInboundHandler {
         envelope.error.message = reason
         var buffer = context.channel.allocator.buffer(capacity: 64 + reason.utf8.count)
         state = .closed
-        guard (try? EnvelopeCodec.encode(envelope, into: &buffer)) != nil, context.channel.isActive else {
+        guard handshakeDone, (try? EnvelopeCodec.encode(envelope, into: &buffer)) != nil, context.channel.isActive
+        else {
             context.close(promise: nil)
             return
         }
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }
+        // A peer that reads nothing would hold the Error (and the socket) forever; it gets a moment, not more.
+        channel.eventLoop.scheduleTask(in: Self.errorGrace) { channel.close(promise: nil) }
+    }
+
+    /// How long a refused peer has to take its Error frame before the socket is closed regardless.
+    static let errorGrace = TimeAmount.seconds(2)
+
+    static func seconds(_ amount: TimeAmount) -> String {
+        let value = Double(amount.nanoseconds) / 1e9
+        return value == value.rounded() ? "\(Int(value))" : "\(value)"
     }
 
     private func close(context: ChannelHandlerContext) {

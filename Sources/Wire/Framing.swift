@@ -21,6 +21,9 @@ public enum FrameError: Error, Hashable, Sendable, CustomStringConvertible {
     case badEnvelope(String)
     /// A valid Envelope with no message in it.
     case emptyEnvelope
+    /// A frame whose first byte arrived `seconds` ago is still incomplete (a peer trickling bytes to hold a
+    /// frame-sized buffer open).
+    case incomplete(expected: Int, received: Int, seconds: Double)
 
     public var description: String {
         switch self {
@@ -32,6 +35,8 @@ public enum FrameError: Error, Hashable, Sendable, CustomStringConvertible {
             return "frame is not a valid Envelope: \(reason)"
         case .emptyEnvelope:
             return "frame holds an empty Envelope"
+        case .incomplete(let expected, let received, let seconds):
+            return "frame incomplete \(seconds) s after its first byte (\(received) of \(expected) bytes)"
         }
     }
 
@@ -40,6 +45,8 @@ public enum FrameError: Error, Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .tooLarge: return .frameTooLarge
         case .truncated, .badEnvelope, .emptyEnvelope: return .badFrame
+        // Protocol version 1 has no code of its own for a slow frame; it is a timeout like IDLE_TIMEOUT.
+        case .incomplete: return .idleTimeout
         }
     }
 }
@@ -72,6 +79,57 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
         let expected = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self).map { Int($0) } ?? 0
         throw FrameError.truncated(
             expected: WireProtocol.lengthPrefixBytes + expected, received: buffer.readableBytes)
+    }
+}
+
+/// Follows frame boundaries in a byte stream without buffering any of it, so a deadline can be kept for the
+/// frame in progress (`FrameDecoder` holds the bytes; this only counts them).
+public struct FrameBoundaries: Sendable {
+    /// Bytes of the current length prefix seen so far (0 between frames).
+    private var prefixBytes = 0
+    private var length: UInt32 = 0
+    /// Body bytes of the current frame still to come.
+    private var remaining = 0
+    /// Bytes of the current frame seen so far, prefix included.
+    public private(set) var received = 0
+
+    public init() {}
+
+    /// True while a frame has started (at least one byte of its prefix) and is not complete.
+    public var inFrame: Bool { prefixBytes > 0 || remaining > 0 }
+
+    /// The current frame's size with its prefix once the prefix is complete; the prefix size until then.
+    public var expected: Int {
+        received + remaining + (prefixBytes > 0 ? WireProtocol.lengthPrefixBytes - prefixBytes : 0)
+    }
+
+    /// Counts `bytes`; returns how many frames they completed.
+    @discardableResult
+    public mutating func advance(over bytes: ByteBufferView) -> Int {
+        var completed = 0
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            if remaining > 0 {
+                let step = min(remaining, bytes.endIndex - index)
+                remaining -= step
+                received += step
+                index += step
+            } else {
+                length = length << 8 | UInt32(bytes[index])
+                prefixBytes += 1
+                received += 1
+                index += 1
+                guard prefixBytes == WireProtocol.lengthPrefixBytes else { continue }
+                prefixBytes = 0
+                remaining = Int(length)
+                length = 0
+            }
+            if remaining == 0 && prefixBytes == 0 {
+                completed += 1
+                received = 0
+            }
+        }
+        return completed
     }
 }
 
