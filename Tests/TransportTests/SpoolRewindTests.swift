@@ -8,6 +8,12 @@ import TestSupport
 import Testing
 import Wire
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// A sensor whose spool went back in time (a restored copy, a VM snapshot, power lost before a sync) while the
 /// collector kept what it had committed: the collector's committed sequence for the boot id is above anything the
 /// spool numbered, and new batches under that boot id would be acknowledged as replays and deleted unstored.
@@ -22,6 +28,45 @@ struct SpoolRewindTests {
         for clientFirst in [false, true] {
             try await rewind(clientFirst: clientFirst)
         }
+    }
+
+    /// The same with the built programs: a first run spools dns.pcap with no collector up and is killed (the copy is
+    /// taken then), a second run delivers it and http.pcap, a third run on the restored copy ships tls.pcap.
+    @Test("wirewatch-sensor on a restored spool copy warns once, exits 0, and every record is stored once")
+    func rewindWithPrograms() async throws {
+        let lab = try FaultTests.Lab()
+        let spool = lab.directory.appendingPathComponent("spool").path
+        let backup = lab.directory.appendingPathComponent("spool-backup").path
+        let first = try lab.sensor("dns.pcap", seed: 1, spool: spool)
+        try first.start()
+        let waiting = await first.waitForOutput(seconds: 30) { $0.stderr.contains("waiting for the collector") }
+        #expect(waiting, "\(first.output().stderr)")
+        await first.killAndReap()
+        try FileManager.default.copyItem(atPath: spool, toPath: backup)
+
+        let collector = try await lab.startCollector()
+        let second = try lab.sensor("http.pcap", seed: 2, spool: spool)
+        try second.start()
+        #expect(await second.waitForExit(seconds: 60))
+        #expect(second.output().status == 0, "\(second.output().stderr)")
+        #expect(!second.output().stderr.contains("warning"), "\(second.output().stderr)")
+
+        try FileManager.default.removeItem(atPath: spool)
+        try FileManager.default.copyItem(atPath: backup, toPath: spool)
+        let third = try lab.sensor("tls.pcap", seed: 3, spool: spool)
+        try third.start()
+        #expect(await third.waitForExit(seconds: 60))
+        let stderr = third.output().stderr
+        #expect(third.output().status == 0, "\(stderr)")
+        let warnings = stderr.split(separator: "\n").filter { $0.contains("warning") }
+        #expect(warnings.count == 1, "\(stderr)")
+        #expect(warnings.first?.contains("continuing as boot id") == true, "\(stderr)")
+        collector.signal(SIGTERM)
+        #expect(await collector.waitForExit(seconds: 30))
+        let expected =
+            try await lab.expected("dns.pcap", seed: 1) + lab.expected("http.pcap", seed: 2)
+            + lab.expected("tls.pcap", seed: 3)
+        #expect(try lab.stored() == expected.sorted())
     }
 
     private func rewind(clientFirst: Bool) async throws {
