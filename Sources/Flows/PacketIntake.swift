@@ -35,7 +35,8 @@ public final class PacketIntake {
                 table.advance(to: ts)
             } else if decoded.ip.isFragment {
                 table.advance(to: ts)
-                if let whole = reassembler.add(decoded, bytes: bytes, timestamp: ts) {
+                let whole = reassembler.add(decoded, bytes: bytes, timestamp: ts) { [table] in table.count(weird: $0) }
+                if let whole {
                     ingestReassembled(whole, vlan: decoded.vlan, innerVlan: decoded.innerVlan, timestamp: ts)
                 }
             } else {
