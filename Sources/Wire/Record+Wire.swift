@@ -81,8 +81,10 @@ public enum RecordLimits {
     /// Counters since a sensor started (`stats`): 2^62, a 100 Gbit/s link filled for 11.7 years. Below 2^63, so
     /// the 64-bit pattern a store keeps is never negative.
     public static let maxLifetimeCounter: UInt64 = 1 << 62
-    /// Latest timestamp: 2^32 s after the epoch (2106-02-07), where classic pcap's unsigned 32-bit seconds end.
-    /// Earliest: the epoch (pcap timestamps are unsigned).
+    /// Timestamps span what a classic pcap header's 32-bit seconds can say, signed or unsigned: from -2^31 s
+    /// (1901-12-13) to 2^32 s (2106-02-07). Live captures carry the kernel's clock; only a crafted capture file
+    /// (pcapng has 64-bit times) or a hostile sensor says more.
+    public static let minTimestampMicros: Int64 = -(1 << 31) * 1_000_000
     public static let maxTimestampMicros: Int64 = (1 << 32) * 1_000_000
     /// Longest flow, and longest `series` interval: 10 years of 365.25 days (a flow lives only while packets keep
     /// coming within its idle timeout; the sensor's `--series-interval` has no upper bound of its own).
@@ -106,11 +108,11 @@ func counter(_ value: UInt64, _ field: String, limit: UInt64 = RecordLimits.maxC
     return value
 }
 
-/// Epoch seconds of a wire timestamp between the epoch and `RecordLimits.maxTimestampMicros`.
+/// Epoch seconds of a wire timestamp between `RecordLimits.minTimestampMicros` and `maxTimestampMicros`.
 func timestamp(_ micros: Int64, _ field: String) throws(WireRecordError) -> Double {
-    guard micros >= 0, micros <= RecordLimits.maxTimestampMicros else {
+    guard micros >= RecordLimits.minTimestampMicros, micros <= RecordLimits.maxTimestampMicros else {
         throw WireRecordError(
-            field: field, reason: "\(micros) µs is outside 1970-01-01 ... 2106-02-07, no capture's time")
+            field: field, reason: "\(micros) µs is outside 1901-12-13 ... 2106-02-07, no capture's time")
     }
     return Micros.seconds(micros)
 }

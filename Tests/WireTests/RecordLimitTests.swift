@@ -33,7 +33,7 @@ struct RecordLimitTests {
             ("flows[1].resp_ip_bytes", "9007199254740993", { @Sendable m in m.respIpBytes = (1 << 53) + 1 }),
             ("flows[1].resp_pkts", "9223372036854775807", { @Sendable m in m.respPkts = UInt64(Int64.max) }),
             ("flows[1].retrans_pkts", "18446744073709551615", { @Sendable m in m.retransPkts = .max }),
-            ("flows[1].ts", "-1", { @Sendable m in m.tsMicros = -1 }),
+            ("flows[1].ts", "-2147483648000001", { @Sendable m in m.tsMicros = -2_147_483_648_000_001 }),
             ("flows[1].ts", "9223372036854775807", { @Sendable m in m.tsMicros = .max }),
             ("flows[1].duration", "-5", { @Sendable m in m.durationMicros = -5 }),
             ("flows[1].duration", "315576000000001", { @Sendable m in m.durationMicros = 315_576_000_000_001 }),
@@ -58,7 +58,7 @@ struct RecordLimitTests {
                 m.tsMicros = RecordLimits.maxTimestampMicros
                 m.durationMicros = RecordLimits.maxDurationMicros
             },
-            Self.flow { m in m.tsMicros = 0 },
+            Self.flow { m in m.tsMicros = RecordLimits.minTimestampMicros },
         ]
         var stats = Wirewatch_V1_Stats()
         stats.bytesReceived = RecordLimits.maxLifetimeCounter
@@ -67,6 +67,7 @@ struct RecordLimitTests {
         batch.stats = [stats]
         let records = try batch.records(sensor: "s")
         #expect(records.count == 3)
+        #expect(records.dropFirst().first.map { if case .flow(let f) = $0 { f.ts } else { 0 } } == -2_147_483_648)
         guard case .flow(let flow) = records.first else {
             Issue.record("no flow first: \(records)")
             return
