@@ -63,6 +63,36 @@ struct CollectorCommand: ParsableCommand {
     @Option(name: .customLong("idle-timeout"), help: "Seconds without a frame after which a connection is closed.")
     var idleTimeout: Int?
 
+    @Option(
+        name: .customLong("handshake-timeout"),
+        help: "Seconds a new connection has to complete its TLS handshake before it is closed (default 5).")
+    var handshakeTimeout: Int?
+
+    @Option(
+        name: .customLong("max-connections"),
+        help: "Connections open at once, authenticated or not; more are closed at accept (default 1024).")
+    var maxConnections: Int?
+
+    @Option(
+        name: .customLong("max-connections-per-address"),
+        help: "Connections open at once from one IP address; more are closed at accept (default 64).")
+    var maxConnectionsPerAddress: Int?
+
+    @Option(
+        name: .customLong("frame-timeout"),
+        help: "Seconds a frame may take to arrive once its first byte has (default 30).")
+    var frameTimeout: Int?
+
+    @Option(
+        name: .customLong("max-inflight-bytes"),
+        help: "Batch bytes one connection may have waiting for the database before reading pauses (default 32 MiB).")
+    var maxInFlightBytes: Int?
+
+    @Option(
+        name: .customLong("max-inflight-bytes-total"),
+        help: "The same over all connections together (default 256 MiB).")
+    var maxInFlightBytesTotal: Int?
+
     @Option(name: .long, help: "Durability of each commit: 'full' (fsync before the ack) or 'normal'.")
     var durability: String?
 
@@ -120,6 +150,11 @@ struct CollectorCommand: ParsableCommand {
         }
         if let window, window < 1 || window > 1024 { throw ValidationError("--window must be between 1 and 1024") }
         if let idleTimeout, idleTimeout < 1 { throw ValidationError("--idle-timeout must be at least 1 second") }
+        for (name, value, range) in Self.limitRanges(self) {
+            if let value, !range.contains(value) {
+                throw ValidationError("--\(name) must be between \(range.lowerBound) and \(range.upperBound)")
+            }
+        }
         if let durability, durability != "full" && durability != "normal" {
             throw ValidationError("--durability must be 'full' or 'normal'")
         }
@@ -167,7 +202,61 @@ struct CollectorCommand: ParsableCommand {
         window = window ?? fileWindow
         let fileIdleTimeout = try section.int("idle-timeout", in: 1...86_400)
         idleTimeout = idleTimeout ?? fileIdleTimeout
+        let fileHandshakeTimeout = try section.int("handshake-timeout", in: Self.ranges["handshake-timeout"] ?? 1...1)
+        handshakeTimeout = handshakeTimeout ?? fileHandshakeTimeout
+        let fileMaxConnections = try section.int("max-connections", in: Self.ranges["max-connections"] ?? 1...1)
+        maxConnections = maxConnections ?? fileMaxConnections
+        let filePerAddress = try section.int(
+            "max-connections-per-address", in: Self.ranges["max-connections-per-address"] ?? 1...1)
+        maxConnectionsPerAddress = maxConnectionsPerAddress ?? filePerAddress
+        let fileFrameTimeout = try section.int("frame-timeout", in: Self.ranges["frame-timeout"] ?? 1...1)
+        frameTimeout = frameTimeout ?? fileFrameTimeout
+        let fileInFlight = try section.int("max-inflight-bytes", in: Self.ranges["max-inflight-bytes"] ?? 1...1)
+        maxInFlightBytes = maxInFlightBytes ?? fileInFlight
+        let fileInFlightTotal = try section.int(
+            "max-inflight-bytes-total", in: Self.ranges["max-inflight-bytes-total"] ?? 1...1)
+        maxInFlightBytesTotal = maxInFlightBytesTotal ?? fileInFlightTotal
         try section.checkUsed()
+    }
+
+    /// The accepted values of the connection limits, by option name (the same keys in `[collector]`).
+    static let ranges: [String: ClosedRange<Int>] = [
+        "handshake-timeout": 1...600,
+        "max-connections": 1...1_000_000,
+        "max-connections-per-address": 1...1_000_000,
+        "frame-timeout": 1...3600,
+        // One frame is always taken whatever the budget, so 64 KiB is as low as is useful.
+        "max-inflight-bytes": (64 << 10)...Int(Int32.max),
+        "max-inflight-bytes-total": (64 << 10)...(1 << 40),
+    ]
+
+    static func limitRanges(_ command: CollectorCommand) -> [(String, Int?, ClosedRange<Int>)] {
+        [
+            ("handshake-timeout", command.handshakeTimeout), ("max-connections", command.maxConnections),
+            ("max-connections-per-address", command.maxConnectionsPerAddress),
+            ("frame-timeout", command.frameTimeout), ("max-inflight-bytes", command.maxInFlightBytes),
+            ("max-inflight-bytes-total", command.maxInFlightBytesTotal),
+        ].map { ($0.0, $0.1, ranges[$0.0] ?? 1...1) }
+    }
+
+    /// Makes room for `maxConnections` descriptors (plus the database, listeners and logs): raises the soft
+    /// RLIMIT_NOFILE up to the hard limit if needed, and warns when even that is too low, because connections
+    /// past the descriptor limit fail at accept whatever `--max-connections` says.
+    static func checkDescriptorLimit(maxConnections: Int, logger: Logger) {
+        let needed = rlim_t(maxConnections + 64)
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < needed else { return }
+        var raised = limit
+        raised.rlim_cur = min(needed, limit.rlim_max)
+        if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        if limit.rlim_cur < needed {
+            logger.warning(
+                """
+                descriptor limit \(limit.rlim_cur) (hard \(limit.rlim_max)) is below max-connections \(maxConnections) \
+                + 64: connections past it fail at accept; raise the limit (LimitNOFILE=, ulimit -n) or lower \
+                --max-connections
+                """)
+        }
     }
 
     /// A `--retention` duration in seconds (at least one minute).
@@ -215,11 +304,18 @@ struct CollectorCommand: ParsableCommand {
         options.maxFrameBytes = maxFrameBytes ?? WireProtocol.defaultMaxFrameBytes
         options.window = UInt32(window ?? 16)
         options.idleTimeout = .seconds(Int64(idleTimeout ?? 60))
+        if let handshakeTimeout { options.handshakeTimeout = .seconds(Int64(handshakeTimeout)) }
+        if let maxConnections { options.maxConnections = maxConnections }
+        if let maxConnectionsPerAddress { options.maxConnectionsPerAddress = maxConnectionsPerAddress }
+        if let frameTimeout { options.frameTimeout = .seconds(Int64(frameTimeout)) }
+        if let maxInFlightBytes { options.maxInFlightBytes = maxInFlightBytes }
+        if let maxInFlightBytesTotal { options.maxInFlightBytesTotal = maxInFlightBytesTotal }
         options.allowList = allow.isEmpty ? nil : Set(allow)
         options.retention = retention.flatMap(Self.seconds)
         options.metricsAddress = metrics.flatMap(Self.hostPort)
         var logger = Logger(label: "wirewatch-collector") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = .info
+        Self.checkDescriptorLimit(maxConnections: options.maxConnections, logger: logger)
         let printer = AlertPrinter(format: alerts ?? "text")
         let server = CollectorServer(
             options: options, tls: tls, store: store, logger: logger, detection: engine,

@@ -372,26 +372,81 @@ struct HostilePeerTests {
     @Test("a sensor waiting on slow commits is not closed for idleness")
     func slowStoreNoIdleTimeout() async throws {
         let pki = try PKI()
-        let path = try Harness.temporaryDirectory().appendingPathComponent("slow.db").path
-        let sqlite = try SQLiteStore(path: path, synchronous: .normal)
-        defer { sqlite.close() }
-        let store = SlowStore(sqlite, commitDelay: 1.5)
         var options = CollectorOptions()
+        options.idleTimeout = .seconds(1)
+        let collector = try SlowCollector(pki: pki, options: options, commitDelay: 1.5)
+        defer { collector.stop() }
+        let expected = try expectedRecords(["dns.pcap"], sensor: "edge-1").map(normalizedJSON).sorted()
+        _ = try await shipInProcess(["dns.pcap"], sensor: "edge-1", pki: pki, port: collector.port, batchRecords: 1000)
+        let logs = collector.logs.all
+        #expect(!logs.contains { $0.contains("no frame for") }, "\(logs)")
+        #expect(logs.filter { $0.contains("sensor edge-1 connected") }.count == 1, "\(logs)")
+        #expect(try collector.sqlite.records(RecordQuery(sensor: "edge-1")).map(normalizedJSON).sorted() == expected)
+    }
+
+    /// Window 4: four batches decoded; a budget of three 8-byte frames: three. The rest wait as bytes.
+    @Test(
+        "frames beyond the window or the byte budget wait undecoded while the store holds its commits",
+        arguments: [(4, 1 << 20, 4), (16, 24, 3)])
+    func decodedWithinBudget(window: Int, budget: Int, decoded: Int) async throws {
+        let pki = try PKI()
+        var options = CollectorOptions()
+        options.window = UInt32(window)
+        options.maxInFlightBytes = budget
+        let collector = try SlowCollector(pki: pki, options: options, commitDelay: 0)
+        defer { collector.stop() }
+        collector.store.held.store(true, ordering: .relaxed)
+        let tls = try MutualTLS.clientContext(pki.sensorFiles("edge-1"))
+        let batches = try (1...40).flatMap { try batch(UInt64($0)) }
+        #expect(batches.count == 40 * 8)
+        let exchange = Task {
+            try await rawExchange(
+                port: collector.port, tls: tls, bytes: try hello("edge-1", bootID: Array(repeating: 5, count: 16)),
+                followUp: batches, timeout: 20,
+                enough: { $0.envelopes.contains { $0.ack.sequence == 40 } || $0.errorCode != nil })
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while collector.server.metrics.bytesReceived < decoded * 8 && Date() < deadline {
+            try await Task.sleep(nanoseconds: 10_000_000)
+        }
+        // Give the collector time to (wrongly) decode more of what it has read.
+        try await Task.sleep(nanoseconds: 500_000_000)
+        #expect(collector.server.metrics.bytesReceived == decoded * 8)
+        collector.store.held.store(false, ordering: .relaxed)
+        let result = try await exchange.value
+        #expect(result.errorCode == nil)
+        #expect(result.envelopes.contains { $0.ack.sequence == 40 })
+        #expect(collector.server.metrics.bytesReceived == 40 * 8)
+    }
+}
+
+/// A collector in front of a `SlowStore`.
+private final class SlowCollector: Sendable {
+    let server: CollectorServer
+    let sqlite: SQLiteStore
+    let store: SlowStore
+    let logs = LogLines()
+    let port: Int
+
+    init(pki: PKI, options: CollectorOptions, commitDelay: Double) throws {
+        let path = try Harness.temporaryDirectory().appendingPathComponent("slow.db").path
+        sqlite = try SQLiteStore(path: path, synchronous: .normal)
+        store = SlowStore(sqlite, commitDelay: commitDelay)
+        var options = options
         options.host = "127.0.0.1"
         options.port = 0
         options.threads = 2
-        options.idleTimeout = .seconds(1)
-        let logs = LogLines()
-        let server = CollectorServer(
+        let logs = logs
+        server = CollectorServer(
             options: options, tls: try MutualTLS.serverContext(pki.serverFiles), store: store,
             logger: Logger(label: "slow") { _ in CapturingLogHandler(sink: logs) })
-        let port = try server.start().port ?? 0
-        defer { server.stop() }
-        let expected = try expectedRecords(["dns.pcap"], sensor: "edge-1").map(normalizedJSON).sorted()
-        _ = try await shipInProcess(["dns.pcap"], sensor: "edge-1", pki: pki, port: port, batchRecords: 1000)
-        #expect(!logs.all.contains { $0.contains("no frame for") }, "\(logs.all)")
-        #expect(logs.all.filter { $0.contains("sensor edge-1 connected") }.count == 1, "\(logs.all)")
-        #expect(try sqlite.records(RecordQuery(sensor: "edge-1")).map(normalizedJSON).sorted() == expected)
+        port = try server.start().port ?? 0
+    }
+
+    func stop() {
+        store.held.store(false, ordering: .relaxed)
+        server.stop()
+        sqlite.close()
     }
 }
 
@@ -523,10 +578,16 @@ private final class TrickleClient: ChannelInboundHandler {
     }
 }
 
-/// A store whose commits take `commitDelay` seconds each (a slow disk), forwarding everything else.
+/// A store whose commits take `commitDelay` seconds each (a slow disk), and wait while `held`; forwards the rest.
 private final class SlowStore: RecordStore {
     let base: SQLiteStore
     let commitDelay: Double
+    let held = Atomic<Bool>(false)
+
+    private func delay() {
+        Thread.sleep(forTimeInterval: commitDelay)
+        while held.load(ordering: .relaxed) { Thread.sleep(forTimeInterval: 0.01) }
+    }
 
     init(_ base: SQLiteStore, commitDelay: Double) {
         self.base = base
@@ -534,12 +595,12 @@ private final class SlowStore: RecordStore {
     }
 
     func commit(_ batch: StoredBatch) throws(StoreError) -> CommitOutcome {
-        Thread.sleep(forTimeInterval: commitDelay)
+        delay()
         return try base.commit(batch)
     }
 
     func commit(_ batches: [StoredBatch]) throws(StoreError) -> [CommitOutcome] {
-        Thread.sleep(forTimeInterval: commitDelay)
+        delay()
         return try base.commit(batches)
     }
 
