@@ -66,6 +66,21 @@ enum FileIO {
         }
     }
 
+    /// The spool directory may be a link an administrator made (owned by root or by this process's user), not one
+    /// another user could have planted: with `--user`, the user dropped to may own the directory above the spool.
+    static func checkDirectoryLink(_ path: String) throws(SpoolError) {
+        var info = stat()
+        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFLNK else { return }
+        let owner = info.st_uid
+        guard owner == 0 || owner == geteuid() else {
+            throw SpoolError(
+                .symbolicLink,
+                path: path,
+                detail: "the spool directory is a link owned by uid \(owner), not by root or this user"
+            )
+        }
+    }
+
     static func isSymbolicLink(_ path: String) -> Bool {
         var info = stat()
         return lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFLNK

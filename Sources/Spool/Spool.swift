@@ -28,7 +28,8 @@ import Synchronization
 /// held with `flock` for the spool's lifetime, `restart.tmp` while `restartStream` writes, and nothing else.
 /// Unknown files are left alone. The lock and segments are opened with `O_NOFOLLOW` (new segments `O_EXCL`) and
 /// must be regular files: the directory is writable by the user the sensor drops to, who could plant links
-/// where root opens them. The directory itself may be a link (an administrator's choice of disk).
+/// where root opens them. The directory itself may be a link (an administrator's choice of disk) if root or the
+/// process's own user owns it.
 public final class Spool: Sendable {
     /// When data is flushed to stable storage besides the owner's calls to `sync()`.
     public enum SyncPolicy: Sendable, Hashable {

@@ -61,7 +61,10 @@ public struct SpoolError: Error, Sendable, Hashable, CustomStringConvertible {
         case .removeSegment: line += "cannot remove spool segment"
         case .sync: line += "cannot sync spool to disk"
         case .closed: line += "spool is closed"
-        case .symbolicLink: return "\(path): refusing to follow symbolic link (spool files must not be links)"
+        case .symbolicLink:
+            return "\(path): refusing to follow symbolic link ("
+                + (detail.isEmpty ? "spool files must not be links" : detail)
+                + ")"
         }
         if !detail.isEmpty { line += " (\(detail))" }
         if osError != 0 { line += ": " + String(cString: strerror(osError)) }

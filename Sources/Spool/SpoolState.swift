@@ -101,6 +101,7 @@ struct SpoolState {
         self.segmentBytes = segmentBytes
         self.cacheBytes = cacheBytes
         self.syncPolicy = syncPolicy
+        try FileIO.checkDirectoryLink(directory)
         try FileIO.makeDirectory(directory)
         let lockPath = directory + "/lock"
         lockFD = try FileIO.open(lockPath, O_RDWR | O_CREAT, code: .lockFile)

@@ -83,6 +83,29 @@ struct SymlinkTests {
         #expect(spool.pendingBatches == 0)
     }
 
+    /// As root the link is handed to nobody (65534), as another user could have planted it; a link owned by the
+    /// process's own user is an administrator's choice and is followed.
+    @Test("the spool directory may be a link only if root or this user owns it")
+    func directoryLink() throws {
+        let outside = try TestDirectory()
+        let parent = try TestDirectory()
+        let link = parent.path + "/spool"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: outside.path)
+        let own = try Spool(directory: link, maxBytes: 1 << 20)
+        try own.append(recordCount: 1, payload: [1])
+        own.close()
+        #expect(FileManager.default.fileExists(atPath: outside.path + "/lock"))
+        guard geteuid() == 0 else { return }
+        try FileManager.default.removeItem(atPath: outside.path + "/lock")
+        #expect(lchown(link, 65534, 65534) == 0)
+        let error = #expect(throws: SpoolError.self) {
+            try Spool(directory: link, maxBytes: 1 << 20)
+        }
+        #expect(error?.code == .symbolicLink)
+        #expect(error?.description.contains("owned by uid 65534") == true)
+        #expect(!FileManager.default.fileExists(atPath: outside.path + "/lock"))
+    }
+
     @Test("a FIFO at the lock file is refused, not waited on")
     func lockFIFO() throws {
         let spoolDirectory = try TestDirectory()
