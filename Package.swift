@@ -24,6 +24,8 @@ let package = Package(
         .executable(name: "wirewatch", targets: ["wirewatch"]),
         .library(name: "Packets", targets: ["Packets"]),
         .library(name: "Flows", targets: ["Flows"]),
+        // for FuzzTesting's wire target (frames, envelopes, batches)
+        .library(name: "Wire", targets: ["Wire"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),

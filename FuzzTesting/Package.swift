@@ -10,7 +10,9 @@ let root = URL(fileURLWithPath: Context.packageDirectory).deletingLastPathCompon
 let package = Package(
     name: "FuzzTesting",
     dependencies: [
-        .package(path: "..")
+        .package(path: ".."),
+        // the root's own dependency, named here for NIOCore's ByteBuffer in FuzzWire
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
     ],
     targets: [
         // libFuzzer entry point: one input = a link-type selector byte + one captured frame, through the
@@ -21,6 +23,25 @@ let package = Package(
                 .product(name: "Packets", package: root),
                 .product(name: "Flows", package: root),
             ]
-        )
+        ),
+        // One input = a list of 4-byte fragment operations over 4 datagrams, through `PacketIntake` and the
+        // reassembler with small caps; checks the byte bounds and that only bytes fragments carried come out.
+        .executableTarget(
+            name: "FuzzFragments",
+            dependencies: [
+                .product(name: "Packets", package: root),
+                .product(name: "Flows", package: root),
+            ]
+        ),
+        // One input = a read size + a byte stream from a sensor: FrameDecoder, EnvelopeCodec.decode, the Hello
+        // checks, RecordBatch.records(sensor:) and a BatchBuilder round trip.
+        .executableTarget(
+            name: "FuzzWire",
+            dependencies: [
+                .product(name: "Flows", package: root),
+                .product(name: "Wire", package: root),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
     ]
 )
