@@ -44,9 +44,9 @@ public struct CollectorOptions: Sendable {
     /// Once the first byte of a frame has arrived, the whole frame must arrive within this (time the collector
     /// itself paused reading does not count), else `Error{IDLE_TIMEOUT}` and close.
     public var frameTimeout = TimeAmount.seconds(30)
-    /// Batch-frame bytes one connection may have handed to the store and not yet committed; its next frame is
-    /// not decoded (reading pauses) until commits bring it under. A connection with nothing in flight may
-    /// always take one frame, so this may be below `maxFrameBytes`.
+    /// Bytes of decoded batches (estimated: 400 bytes a record, at least the frame) one connection may have handed
+    /// to the store and not yet committed; its next frame is not decoded (reading pauses) until commits bring it
+    /// under. A connection with nothing in flight may always take one frame, so this may be below `maxFrameBytes`.
     public var maxInFlightBytes = 32 << 20
     /// The same over all connections together.
     public var maxInFlightBytesTotal = 256 << 20

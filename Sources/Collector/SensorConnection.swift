@@ -14,9 +14,9 @@ import Wire
 /// Error) close at once and are summed up by `RefusalSummary` instead of one line each.
 ///
 /// Memory: a frame is decoded only when it fits the connection's budget (`window` batches and
-/// `maxInFlightBytes` of batch frames handed to the store and not committed, and the collector-wide
+/// `maxInFlightBytes` of decoded batches handed to the store and not committed, and the collector-wide
 /// `maxInFlightBytesTotal`); frames that do not fit wait as raw bytes and reading pauses, so what one connection
-/// holds is bounded by the budget, one frame, and what was read before the pause.
+/// holds is bounded by the budget, one decoded frame, and what was read before the pause.
 final class SensorConnection: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -41,7 +41,7 @@ final class SensorConnection: ChannelInboundHandler {
     private let stream = StreamState()
     /// Batches handed to the store and not yet answered.
     private var uncommitted = 0
-    /// Frame bytes of those batches.
+    /// What those batches cost in memory (`cost(frameBytes:records:)`).
     private var inFlightBytes = 0
     /// Frames read while over budget, not yet decoded; reading is paused while any wait.
     private var waiting = CircularBuffer<ByteBuffer>()
@@ -377,8 +377,9 @@ final class SensorConnection: ChannelInboundHandler {
         let sequence = batch.sequence
         highestSequence = max(highestSequence, sequence)
         uncommitted += 1
-        inFlightBytes += frameBytes
-        inFlightTotal?.add(frameBytes)
+        let cost = Self.cost(frameBytes: frameBytes, records: records.count)
+        inFlightBytes += cost
+        inFlightTotal?.add(cost)
         // Pausing as soon as the budget is used up keeps NIO from reading further frames into memory.
         if uncommitted >= Int(options.window) || inFlightBytes >= options.maxInFlightBytes {
             pauseReading(context: context)
@@ -387,16 +388,16 @@ final class SensorConnection: ChannelInboundHandler {
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         ingest.commit(stored, stream: stream, on: context.eventLoop).whenComplete { result in
             let (handler, context) = bound.value
-            handler.committed(result, sequence: sequence, frameBytes: frameBytes, context: context)
+            handler.committed(result, sequence: sequence, cost: cost, context: context)
         }
     }
 
     private func committed(
-        _ result: Result<CommitOutcome, any Error>, sequence: UInt64, frameBytes: Int, context: ChannelHandlerContext
+        _ result: Result<CommitOutcome, any Error>, sequence: UInt64, cost: Int, context: ChannelHandlerContext
     ) {
         self.uncommitted -= 1
-        self.inFlightBytes -= frameBytes
-        self.inFlightTotal?.remove(frameBytes)
+        self.inFlightBytes -= cost
+        self.inFlightTotal?.remove(cost)
         defer { if case .streaming = self.state { self.resumeIfRoom(context: context) } }
         switch result {
         case .success(let outcome):
@@ -467,6 +468,16 @@ final class SensorConnection: ChannelInboundHandler {
         // A peer that reads nothing would hold the Error (and the socket) forever; it gets a moment, not more.
         channel.eventLoop.scheduleTask(in: Self.errorGrace) { channel.close(promise: nil) }
     }
+
+    /// What a decoded batch holds in memory until it is committed: its records, estimated at
+    /// `decodedRecordBytes` each, and at least its frame (whose bytes the decoded strings may share).
+    static func cost(frameBytes: Int, records: Int) -> Int {
+        max(frameBytes, records.multipliedReportingOverflow(by: decodedRecordBytes).partialValue)
+    }
+
+    /// A decoded `Record` with its strings and arrays, measured at about 0.4 KB (a small wire record decodes to
+    /// several times its size, which is why the budget counts decoded bytes, not frame bytes).
+    static let decodedRecordBytes = 400
 
     /// How long a refused peer has to take its Error frame before the socket is closed regardless.
     static let errorGrace = TimeAmount.seconds(2)

@@ -85,7 +85,10 @@ struct CollectorCommand: ParsableCommand {
 
     @Option(
         name: .customLong("max-inflight-bytes"),
-        help: "Batch bytes one connection may have waiting for the database before reading pauses (default 32 MiB).")
+        help: """
+            Bytes of decoded batches (about 400 a record) one connection may have waiting for the database before \
+            reading pauses (default 32 MiB).
+            """)
     var maxInFlightBytes: Int?
 
     @Option(
