@@ -36,9 +36,11 @@ for entry in "${all_targets[@]}"; do
 done
 [ "${#selected[@]}" -gt 0 ] || { echo "run.sh: no target matches FUZZ_TARGETS=${FUZZ_TARGETS:-}" >&2; exit 2; }
 
-# One build of every target: building them one --product at a time made SwiftPM rebuild the shared modules
-# (swift-protobuf, NIO) for each.
-swift build "${flags[@]}"
+# One --product at a time: a plain `swift build` would also link the root package's executables with libFuzzer's
+# main and fail.
+for entry in "${selected[@]}"; do
+    swift build --product "${entry%%:*}" "${flags[@]}"
+done
 bin="$(swift build "${flags[@]}" --show-bin-path)"
 
 scratch="$(mktemp -d)"

@@ -54,7 +54,8 @@ final class FuzzState {
     func accepted(_ packet: DecodedPacket, _ bytes: UnsafeRawBufferPointer) {
         reassembled += 1
         let v6 = packet.ip.version == 6
-        let id = Int(packet.ip.identification)
+        // A reassembled IPv6 datagram has no Fragment header, so no identification: the id is in the source address.
+        let id = v6 ? Int(bytes[packet.ipOffset + 23]) - 1 : Int(packet.ip.identification)
         let start = packet.ipOffset + packet.ip.headerLength
         let end = packet.ipOffset + packet.ip.totalLength
         guard start <= end, end <= bytes.count else { fatalError("reassembled datagram's lengths outside its bytes") }
@@ -81,7 +82,7 @@ final class FuzzState {
             let body: [UInt8] =
                 [17, 0, UInt8(offsetAndFlags >> 8), UInt8(offsetAndFlags & 0xFF), 0, 0, 0, UInt8(id)] + data
             var header: [UInt8] = [0x60, 0, 0, 0, UInt8(body.count >> 8), UInt8(body.count & 0xFF), 44, 64]
-            header += [UInt8](repeating: 0, count: 15) + [1] + [UInt8](repeating: 0, count: 15) + [2]
+            header += [UInt8](repeating: 0, count: 15) + [UInt8(id + 1)] + [UInt8](repeating: 0, count: 15) + [2]
             return header + body
         }
         let total = 20 + data.count
