@@ -220,7 +220,7 @@ public final class CollectorClient: @unchecked Sendable {
 
     /// The collector has committed more of this boot id than the spool ever numbered: its new batches would be
     /// acknowledged as replays and deleted unstored. Warns once, continues the stream under a new boot id (the
-    /// spool renumbers what is pending) and reconnects at once with a Hello that carries it.
+    /// spool renumbers what is pending) and reconnects, after the first backoff step, with a Hello that carries it.
     private func restartStream(committed: UInt64, on channel: any Channel) {
         let oldID = Self.hex(spool.bootID)
         let restart: StreamRestart
