@@ -88,14 +88,18 @@ public final class CollectorServer: Sendable {
     private let refusals: RefusalSummary
     private let sessions = SessionRegistry()
     private let inFlight: InFlightBytes
+    /// The revocation list checked at every handshake (`--revoked`); nil: none.
+    private let revocation: RevocationWatcher?
 
     /// `detection`, when given, sees every newly stored record; its alerts are stored and passed to `onAlerts`
     /// (the collector prints them).
     public init(
         options: CollectorOptions, tls: NIOSSLContext, store: any RecordStore, logger: Logger,
         detection engine: sending DetectionEngine? = nil,
+        revocation: RevocationWatcher? = nil,
         onAlerts: @escaping @Sendable ([PublishedAlert]) -> Void = { _ in }
     ) {
+        self.revocation = revocation
         self.options = options
         self.tls = tls
         self.store = store
@@ -143,6 +147,8 @@ public final class CollectorServer: Sendable {
         let refusals = refusals
         let sessions = sessions
         let inFlight = inFlight
+        let revocation = revocation
+        revocation?.start()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -172,7 +178,9 @@ public final class CollectorServer: Sendable {
             channel.closeFuture.whenComplete { _ in limiter.release(address) }
             return channel.eventLoop.makeCompletedFuture {
                 let sync = channel.pipeline.syncOperations
-                try sync.addHandler(NIOSSLServerHandler(context: tls))
+                // TLS; with a revocation list, BoringSSL's chain verification followed by the list.
+                try sync.addHandler(
+                    try revocation?.serverHandler(context: tls) ?? NIOSSLServerHandler(context: tls))
                 try sync.addHandler(FrameDeadline(timeout: options.frameTimeout))
                 try sync.addHandler(
                     ByteToMessageHandler(FrameDecoder(maxFrameBytes: options.maxFrameBytes)))
@@ -246,6 +254,7 @@ public final class CollectorServer: Sendable {
             timer?.cancel()
             timer = nil
         }
+        revocation?.stop()
         // Batches already received are committed and acknowledged while the connections are still up; whatever
         // arrives after that is committed before the store closes, and the sensor replays it if the ack is lost.
         ingest.waitUntilIdle()

@@ -54,6 +54,14 @@ struct CollectorCommand: ParsableCommand {
     @Option(name: .long, help: "Allow only this sensor name (repeat for several; default: any name the CA signed).")
     var allow: [String] = []
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Revocation list from 'wirewatch certs revoke' (DIR/revoked.txt): certificates on it are refused at every "
+                + "handshake; the file is reread every 2 s while the collector runs.",
+            valueName: "file"))
+    var revoked: String?
+
     @Option(name: .customLong("max-frame-bytes"), help: "Largest frame accepted, bytes (at least 1 MiB).")
     var maxFrameBytes: Int?
 
@@ -189,6 +197,8 @@ struct CollectorCommand: ParsableCommand {
         db = db ?? fileDb
         let allowed = try section.strings("allow")
         if allow.isEmpty { allow = allowed ?? [] }
+        let fileRevoked = try section.string("revoked")
+        revoked = revoked ?? fileRevoked
         let fileRetention = try section.string("retention")
         retention = retention ?? fileRetention
         let fileDurability = try section.string("durability", oneOf: ["full", "normal"])
@@ -320,8 +330,16 @@ struct CollectorCommand: ParsableCommand {
         logger.logLevel = .info
         Self.checkDescriptorLimit(maxConnections: options.maxConnections, logger: logger)
         let printer = AlertPrinter(format: alerts ?? "text")
+        var revocation: RevocationWatcher?
+        if let revoked {
+            do {
+                revocation = try RevocationWatcher(path: revoked, logger: logger)
+            } catch {
+                throw ConfigInputError(description: "--revoked: \(error)")
+            }
+        }
         let server = CollectorServer(
-            options: options, tls: tls, store: store, logger: logger, detection: engine,
+            options: options, tls: tls, store: store, logger: logger, detection: engine, revocation: revocation,
             onAlerts: { printer.print($0) })
         let service = CollectorService(server: server, store: store, printer: printer, listen: listen, logger: logger)
         // SIGTERM and SIGINT start a graceful shutdown: stop accepting, store what was received, then exit 0.

@@ -82,13 +82,15 @@ final class TestCollector: Sendable {
     let logs = LogLines()
     let port: Int
     let databasePath: String
+    /// The revocation list in force (`revokedPath`), if any.
+    let revocation: RevocationWatcher?
 
     /// Alerts the collector published (stored and printed), in order.
     let published = PublishedAlerts()
 
     init(
         pki: PKI, options: CollectorOptions = CollectorOptions(), databasePath: String? = nil,
-        detection: DetectionSetup? = nil
+        detection: DetectionSetup? = nil, revokedPath: String? = nil
     ) throws {
         self.databasePath = try databasePath ?? Harness.temporaryDirectory().appendingPathComponent("wirewatch.db").path
         store = try SQLiteStore(path: self.databasePath, synchronous: .normal)
@@ -99,9 +101,13 @@ final class TestCollector: Sendable {
         let logs = logs
         let logger = Logger(label: "test-collector") { _ in CapturingLogHandler(sink: logs) }
         let published = published
+        let revocation = try revokedPath.map {
+            try RevocationWatcher(path: $0, logger: logger, interval: .milliseconds(100))
+        }
+        self.revocation = revocation
         server = CollectorServer(
             options: options, tls: try MutualTLS.serverContext(pki.serverFiles), store: store, logger: logger,
-            detection: try detection?.makeEngine(), onAlerts: { published.append($0) })
+            detection: try detection?.makeEngine(), revocation: revocation, onAlerts: { published.append($0) })
         port = try server.start().port ?? 0
     }
 
