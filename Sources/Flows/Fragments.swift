@@ -209,9 +209,16 @@ public struct FragmentReassembler {
                     if differs { continue }
                     let start = unitIndex * unit
                     let stop = min(start + unit, end, payload.count)
-                    for position in start..<stop where payload[position] != data[position - offset] {
-                        differs = true
-                        break
+                    if stop - start == unit {
+                        // A whole unit: one 8-byte comparison instead of eight.
+                        differs =
+                            payload.loadUnaligned(fromByteOffset: start, as: UInt64.self)
+                            != data.loadUnaligned(fromByteOffset: start - offset, as: UInt64.self)
+                    } else {
+                        for position in start..<stop where payload[position] != data[position - offset] {
+                            differs = true
+                            break
+                        }
                     }
                 }
             }
