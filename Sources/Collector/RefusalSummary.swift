@@ -71,7 +71,7 @@ final class RefusalSummary: Sendable {
             state.flushScheduled = false
             let total = state.counts.reduce(0, +)
             guard total > 0 else { return nil }
-            let seconds = Double(interval.nanoseconds) / 1e9
+            let seconds = SensorConnection.seconds(interval)
             let parts = Kind.allCases.map { "\($0.label): \(state.counts[$0.rawValue])" }.joined(separator: ", ")
             let text = """
                 refused \(total) connections before authentication in the last \(seconds) s (\(parts)); \

@@ -450,6 +450,57 @@ private final class SlowCollector: Sendable {
     }
 }
 
+@Suite("hostile peers: the collector's options", .serialized)
+struct HostilePeerOptionTests {
+    @Test("the limits are options and [collector] keys: bad values exit 2 naming them; the file's values apply")
+    func limitOptions() async throws {
+        let pki = try PKI()
+        let directory = try Harness.temporaryDirectory()
+        let base = [
+            "--listen", "127.0.0.1:0", "--tls-ca", pki.layout.caCertificate, "--tls-cert",
+            pki.layout.collectorCertificate, "--tls-key", pki.layout.collectorPrivateKey, "--db",
+            directory.appendingPathComponent("c.db").path, "--alerts", "none",
+        ]
+        let badConfig = directory.appendingPathComponent("bad.conf").path
+        try "[collector]\nframe-timeout = 0\n".write(toFile: badConfig, atomically: true, encoding: .utf8)
+        let cases: [([String], String)] = [
+            (["--max-connections", "0"], "--max-connections must be between 1 and 1000000"),
+            (["--max-connections-per-address", "0"], "--max-connections-per-address must be between 1"),
+            (["--handshake-timeout", "0"], "--handshake-timeout must be between 1 and 600"),
+            (["--max-inflight-bytes", "10"], "--max-inflight-bytes must be between 65536"),
+            (["--config", badConfig], "frame-timeout: 0 is outside 1...3600"),
+        ]
+        let collector = try Harness.binary("wirewatch-collector")
+        for (arguments, message) in cases {
+            let output = try await ChildProcess.run(collector, base + arguments, timeout: 60)
+            #expect(output.status == 2, "\(arguments)")
+            #expect(output.stderrLines.count == 1 && output.stderr.contains(message), "\(arguments): \(output.stderr)")
+        }
+        // A file's limits apply: two connections from one address, the third closed at accept, the two kept
+        // ones closed at the one-second handshake deadline.
+        let config = directory.appendingPathComponent("limits.conf").path
+        try "[collector]\nmax-connections-per-address = 2\nhandshake-timeout = 1\n".write(
+            toFile: config, atomically: true, encoding: .utf8)
+        let child = try ChildProcess(collector, base + ["--config", config])
+        try child.start()
+        defer { child.signal(SIGKILL) }
+        #expect(await child.waitForOutput(seconds: 30) { $0.stdout.contains("listening on") })
+        let port =
+            child.output().stdout.split(separator: ":").last.flatMap {
+                Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
+            } ?? 0
+        let attacker = RawConnections(port: port)
+        attacker.open(3)
+        #expect(await attacker.waitUntilOpen(atMost: 2, seconds: 0.9) == 2)
+        #expect(await attacker.waitUntilOpen(atMost: 0, seconds: 5) == 0)
+        child.signal(SIGTERM)
+        #expect(await child.waitForExit(seconds: 30))
+        let log = child.output().stderr
+        #expect(log.contains("2 connections open from 127.0.0.2 (max-connections-per-address)"), "\(log)")
+        #expect(log.contains("no TLS handshake within 1 s"), "\(log)")
+    }
+}
+
 @Suite("hostile peers: parts")
 struct HostilePeerPartTests {
     @Test("the refusal summary logs the first refusal at once and the rest as one line per interval")
