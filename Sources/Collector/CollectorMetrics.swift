@@ -14,6 +14,7 @@ public final class CollectorMetrics: Sendable {
     private let batchesStored = Atomic<Int>(0)
     private let sensorsConnected = Atomic<Int>(0)
     private let connectionsRefused = Atomic<Int>(0)
+    private let recordsImpossible = Atomic<Int>(0)
     private let frameBytes = Atomic<Int>(0)
     private let alertsNew = Mutex<[AlertKind: Int]>([:])
     /// The newest event time (packet time) of the records stored so far, as its bit pattern (-infinity: none).
@@ -23,6 +24,7 @@ public final class CollectorMetrics: Sendable {
     private let batchesCounter: Counter
     private let bytesCounter: Counter
     private let refusedCounter: Counter
+    private let impossibleCounter: Counter
     private let sensorsGauge: Gauge
     private let alertCounters: [AlertKind: Counter]
     private let alertUpdatesCounter: Counter
@@ -36,6 +38,9 @@ public final class CollectorMetrics: Sendable {
         refusedCounter = registry.makeCounter(
             descriptor: Self.name(
                 "connections_refused", "total", "Connections refused or closed for a protocol error."))
+        impossibleCounter = registry.makeCounter(
+            descriptor: Self.name(
+                "records_refused", "total", "Records dropped at ingest because no sensor can produce their values."))
         sensorsGauge = registry.makeGauge(descriptor: Self.name("sensors_connected", "", "Sensors connected now."))
         var counters: [AlertKind: Counter] = [:]
         for kind in AlertKind.allCases {
@@ -57,6 +62,8 @@ public final class CollectorMetrics: Sendable {
     public var batches: Int { batchesStored.load(ordering: .relaxed) }
     public var connectedSensors: Int { sensorsConnected.load(ordering: .relaxed) }
     public var refusedConnections: Int { connectionsRefused.load(ordering: .relaxed) }
+    /// Records dropped at ingest as impossible (`RecordLimits`); the rest of their batches were stored.
+    public var refusedRecords: Int { recordsImpossible.load(ordering: .relaxed) }
     /// Bytes of every frame received after Hello (batches and heartbeats), length prefixes included.
     public var bytesReceived: Int { frameBytes.load(ordering: .relaxed) }
     /// Episodes announced so far, by kind (grown episodes are counted in `wirewatch_alert_updates_total`).
@@ -81,6 +88,11 @@ public final class CollectorMetrics: Sendable {
 
     func connected() { sensorsGauge.set(Double(sensorsConnected.add(1, ordering: .relaxed).newValue)) }
     func disconnected() { sensorsGauge.set(Double(sensorsConnected.subtract(1, ordering: .relaxed).newValue)) }
+
+    func refused(records count: Int) {
+        recordsImpossible.add(count, ordering: .relaxed)
+        impossibleCounter.increment(by: Int64(count))
+    }
 
     func refused() {
         connectionsRefused.add(1, ordering: .relaxed)

@@ -47,6 +47,9 @@ final class SensorConnection: ChannelInboundHandler {
     private var waiting = CircularBuffer<ByteBuffer>()
     private var readPaused = false
     private var loggedFailure = false
+    /// Impossible records dropped since the last log line about them, and when that line was written.
+    private var droppedSinceLog = 0
+    private var lastDropLog: NIODeadline?
     /// The highest sequence committed or handed to the store on this connection (the jump limit counts from it).
     private var highestSequence: UInt64 = 0
     private var handshakeDone: Bool
@@ -195,7 +198,7 @@ final class SensorConnection: ChannelInboundHandler {
             answer.heartbeat.sentAtMicros = Int64(Date().timeIntervalSince1970 * 1_000_000)
             send(answer, context: context)
         case (_, .error(let error)):
-            logOnce("\(peer): sensor sent error \(error.code): \(error.message)", level: .warning)
+            logOnce("\(peer): sensor sent error \(error.code): \(Self.shown(error.message))", level: .warning)
             close(context: context)
         case (.openingSession, _):
             // Nothing may follow Hello before HelloAck.
@@ -273,7 +276,9 @@ final class SensorConnection: ChannelInboundHandler {
         guard hello.sensorName == certified else {
             refuse(
                 context: context, code: .nameMismatch,
-                reason: "Hello names sensor \"\(hello.sensorName)\" but the certificate is for \"\(certified)\"")
+                reason:
+                    "Hello names sensor \"\(Self.shown(hello.sensorName))\" but the certificate is for \"\(certified)\""
+            )
             return
         }
         if let allowed = options.allowList, !allowed.contains(certified) {
@@ -367,13 +372,8 @@ final class SensorConnection: ChannelInboundHandler {
             )
             return
         }
-        let records: [Record]
-        do {
-            records = try batch.records(sensor: name)
-        } catch {
-            refuse(context: context, code: .badFrame, reason: "batch \(batch.sequence): \(error)")
-            return
-        }
+        let (records, impossible) = batch.recordsAndRefusals(sensor: name)
+        if !impossible.isEmpty { dropped(impossible, batch: batch.sequence, sensor: name, context: context) }
         let sequence = batch.sequence
         highestSequence = max(highestSequence, sequence)
         uncommitted += 1
@@ -413,6 +413,25 @@ final class SensorConnection: ChannelInboundHandler {
                 context: context, code: .storageFailure, reason: "batch \(sequence) not stored: \(error)")
         }
     }
+
+    /// Counts records dropped as impossible and logs them: the first batch's at once, then at most one line per
+    /// `impossibleLogInterval` with the count since, so a sensor cannot flood the log one batch at a time.
+    private func dropped(
+        _ impossible: [WireRecordError], batch sequence: UInt64, sensor: String, context: ChannelHandlerContext
+    ) {
+        metrics.refused(records: impossible.count)
+        droppedSinceLog += impossible.count
+        let now = NIODeadline.now()
+        if let last = lastDropLog, now - last < Self.impossibleLogInterval { return }
+        let (count, since) = (droppedSinceLog, lastDropLog == nil ? "" : " since the last report")
+        droppedSinceLog = 0
+        lastDropLog = now
+        logger.warning(
+            "sensor \(sensor): dropped \(count) records no sensor can produce\(since) (batch \(sequence): \(impossible[0]))",
+            metadata: logMetadata.merging(["dropped": "\(count)"]) { $1 })
+    }
+
+    private static let impossibleLogInterval = TimeAmount.seconds(10)
 
     // MARK: output
 
@@ -517,6 +536,13 @@ final class SensorConnection: ChannelInboundHandler {
         case .unixDomainSocket:
             return "\(address)"
         }
+    }
+
+    /// A peer's text as it goes into a log line or an Error: at most 128 characters, control characters escaped, so
+    /// a sensor can neither flood the log nor write escape sequences to an operator's terminal.
+    static func shown(_ text: String) -> String {
+        let limit = 128
+        return DisplayText.escape(String(text.prefix(limit))) + (text.count > limit ? "…" : "")
     }
 
     static func name(of envelope: Wirewatch_V1_Envelope) -> String {

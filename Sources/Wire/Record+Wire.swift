@@ -66,10 +66,10 @@ extension ConnID {
     }
 }
 
-/// The ranges a real sensor's values fall in, checked as records are decoded from the wire (`records(sensor:)`), so
-/// that no store holds a value that cannot be real: a batch with one record out of range is refused whole with an
-/// error naming the record, the field and the value, which the collector returns as the batch's `BAD_FRAME` Error.
-/// Refused rather than clamped: a sensor that reports 2^64-1 bytes is broken or hostile, and a clamped value would
+/// The ranges a real sensor's values fall in, checked as records are decoded from the wire, so that no store holds a
+/// value that cannot be real: a record out of range is dropped (`recordsAndRefusals(sensor:)`), and the collector
+/// counts it and logs the record, field and value, while the rest of its batch is stored and acknowledged.
+/// Dropped rather than clamped: a sensor that reports 2^64-1 bytes is broken or hostile, and a clamped value would
 /// still be a lie in every total. Every limit is far beyond physics, so an honest sensor never meets one; queries
 /// still saturate their sums (`saturating_sum`, `addingSaturated`) for what older versions stored.
 public enum RecordLimits {
@@ -270,148 +270,187 @@ public struct BatchBuilder: Sendable {
 }
 
 extension Wirewatch_V1_RecordBatch {
-    /// The batch's records, attributed to `sensor` (the name the collector authenticated, not one the batch claims).
+    /// The batch's records, attributed to `sensor` (the name the collector authenticated, not one the batch claims);
+    /// throws for the first record that cannot be real (see `RecordLimits`).
     public func records(sensor: String) throws(WireRecordError) -> [Record] {
+        let (records, refused) = recordsAndRefusals(sensor: sensor)
+        if let first = refused.first { throw first }
+        return records
+    }
+
+    /// The batch's records that can be real, and an error for each that cannot. The collector stores the first and
+    /// counts the second: refusing the whole batch would make its sensor replay it for ever (a crafted capture file
+    /// is enough to make an honest sensor produce one such record), so every later record of that sensor would be
+    /// lost too.
+    public func recordsAndRefusals(sensor: String) -> (records: [Record], refused: [WireRecordError]) {
+        var refused: [WireRecordError] = []
         var out: [Record] = []
         out.reserveCapacity(flows.count + dns.count + http.count + tls.count + series.count + stats.count)
         for (i, m) in flows.enumerated() {
-            let field = "flows[\(i)]"
-            out.append(
-                .flow(
-                    FlowRecord(
-                        ts: try timestamp(m.tsMicros, field + ".ts"), uid: m.uid, sensor: sensor,
-                        id: try ConnID(message: m.id, field: field + ".id"),
-                        proto: try narrow(m.proto, field + ".proto"), service: m.service.isEmpty ? nil : m.service,
-                        duration: try span(
-                            m.durationMicros, field + ".duration", range: 0...RecordLimits.maxDurationMicros),
-                        origBytes: try counter(m.origBytes, field + ".orig_bytes"),
-                        respBytes: try counter(m.respBytes, field + ".resp_bytes"),
-                        origPackets: try counter(m.origPkts, field + ".orig_pkts"),
-                        respPackets: try counter(m.respPkts, field + ".resp_pkts"),
-                        origIPBytes: try counter(m.origIpBytes, field + ".orig_ip_bytes"),
-                        respIPBytes: try counter(m.respIpBytes, field + ".resp_ip_bytes"),
-                        connState: m.connState, history: m.history,
-                        tcpFlagsOrig: m.hasTcpFlagsOrig
-                            ? TCPFlags(rawValue: try narrow(m.tcpFlagsOrig, field + ".tcp_flags_orig")) : nil,
-                        tcpFlagsResp: m.hasTcpFlagsResp
-                            ? TCPFlags(rawValue: try narrow(m.tcpFlagsResp, field + ".tcp_flags_resp")) : nil,
-                        retransPackets: try counter(m.retransPkts, field + ".retrans_pkts"),
-                        icmpType: m.hasIcmpType ? try narrow(m.icmpType, field + ".icmp_type") : nil,
-                        icmpCode: m.hasIcmpCode ? try narrow(m.icmpCode, field + ".icmp_code") : nil,
-                        vlan: m.hasVlan ? try narrow(m.vlan, field + ".vlan") : nil,
-                        innerVlan: m.hasInnerVlan ? try narrow(m.innerVlan, field + ".inner_vlan") : nil,
-                        communityID: m.communityID, final: m.final, reason: m.endReason, truncated: m.truncated)))
+            do throws(WireRecordError) {
+                let field = "flows[\(i)]"
+                out.append(
+                    .flow(
+                        FlowRecord(
+                            ts: try timestamp(m.tsMicros, field + ".ts"), uid: m.uid, sensor: sensor,
+                            id: try ConnID(message: m.id, field: field + ".id"),
+                            proto: try narrow(m.proto, field + ".proto"), service: m.service.isEmpty ? nil : m.service,
+                            duration: try span(
+                                m.durationMicros, field + ".duration", range: 0...RecordLimits.maxDurationMicros),
+                            origBytes: try counter(m.origBytes, field + ".orig_bytes"),
+                            respBytes: try counter(m.respBytes, field + ".resp_bytes"),
+                            origPackets: try counter(m.origPkts, field + ".orig_pkts"),
+                            respPackets: try counter(m.respPkts, field + ".resp_pkts"),
+                            origIPBytes: try counter(m.origIpBytes, field + ".orig_ip_bytes"),
+                            respIPBytes: try counter(m.respIpBytes, field + ".resp_ip_bytes"),
+                            connState: m.connState, history: m.history,
+                            tcpFlagsOrig: m.hasTcpFlagsOrig
+                                ? TCPFlags(rawValue: try narrow(m.tcpFlagsOrig, field + ".tcp_flags_orig")) : nil,
+                            tcpFlagsResp: m.hasTcpFlagsResp
+                                ? TCPFlags(rawValue: try narrow(m.tcpFlagsResp, field + ".tcp_flags_resp")) : nil,
+                            retransPackets: try counter(m.retransPkts, field + ".retrans_pkts"),
+                            icmpType: m.hasIcmpType ? try narrow(m.icmpType, field + ".icmp_type") : nil,
+                            icmpCode: m.hasIcmpCode ? try narrow(m.icmpCode, field + ".icmp_code") : nil,
+                            vlan: m.hasVlan ? try narrow(m.vlan, field + ".vlan") : nil,
+                            innerVlan: m.hasInnerVlan ? try narrow(m.innerVlan, field + ".inner_vlan") : nil,
+                            communityID: m.communityID, final: m.final, reason: m.endReason, truncated: m.truncated)))
+            } catch {
+                refused.append(error)
+            }
         }
         for (i, m) in dns.enumerated() {
-            let field = "dns[\(i)]"
-            let qtype: UInt16? = m.hasQtype ? try narrow(m.qtype, field + ".qtype") : nil
-            let rcode: UInt16? = m.hasRcode ? try narrow(m.rcode, field + ".rcode") : nil
-            out.append(
-                .dns(
-                    DNSRecord(
-                        ts: try timestamp(m.tsMicros, field + ".ts"), uid: m.uid, sensor: sensor,
-                        id: try ConnID(message: m.id, field: field + ".id"),
-                        proto: try narrow(m.proto, field + ".proto"),
-                        transID: try narrow(m.transID, field + ".trans_id"),
-                        query: m.hasQuery ? m.query : nil, qtype: qtype, qtypeName: qtype.map { DNSNames.typeName($0) },
-                        rcode: rcode, rcodeName: rcode.map { DNSNames.rcodeName($0) }, answers: m.answers,
-                        ttls: m.ttls.map { Double($0) },
-                        rtt: m.hasRttMicros
-                            ? try span(
-                                m.rttMicros, field + ".rtt",
-                                range: -RecordLimits.maxRTTMicros...RecordLimits.maxRTTMicros) : nil,
-                        rejected: m.rejected)))
+            do throws(WireRecordError) {
+                let field = "dns[\(i)]"
+                let qtype: UInt16? = m.hasQtype ? try narrow(m.qtype, field + ".qtype") : nil
+                let rcode: UInt16? = m.hasRcode ? try narrow(m.rcode, field + ".rcode") : nil
+                out.append(
+                    .dns(
+                        DNSRecord(
+                            ts: try timestamp(m.tsMicros, field + ".ts"), uid: m.uid, sensor: sensor,
+                            id: try ConnID(message: m.id, field: field + ".id"),
+                            proto: try narrow(m.proto, field + ".proto"),
+                            transID: try narrow(m.transID, field + ".trans_id"),
+                            query: m.hasQuery ? m.query : nil, qtype: qtype,
+                            qtypeName: qtype.map { DNSNames.typeName($0) },
+                            rcode: rcode, rcodeName: rcode.map { DNSNames.rcodeName($0) }, answers: m.answers,
+                            ttls: m.ttls.map { Double($0) },
+                            rtt: m.hasRttMicros
+                                ? try span(
+                                    m.rttMicros, field + ".rtt",
+                                    range: -RecordLimits.maxRTTMicros...RecordLimits.maxRTTMicros) : nil,
+                            rejected: m.rejected)))
+            } catch {
+                refused.append(error)
+            }
         }
         for (i, m) in http.enumerated() {
-            let field = "http[\(i)]"
-            let transaction = HTTPTransaction(
-                method: m.hasMethod ? m.method : nil, uri: m.hasUri ? m.uri : nil,
-                version: m.hasVersion ? m.version : nil, host: m.hasHost ? m.host : nil,
-                userAgent: m.hasUserAgent ? m.userAgent : nil, referrer: m.hasReferrer ? m.referrer : nil,
-                statusCode: m.hasStatusCode
-                    ? try narrow(
-                        counter(
-                            UInt64(m.statusCode), field + ".status_code", limit: UInt64(RecordLimits.maxStatusCode)),
-                        field + ".status_code") : nil,
-                statusMessage: m.hasStatusMsg ? m.statusMsg : nil,
-                requestBodyLength: try narrow(
-                    counter(m.requestBodyLen, field + ".request_body_len"), field + ".request_body_len"),
-                responseBodyLength: try narrow(
-                    counter(m.responseBodyLen, field + ".response_body_len"), field + ".response_body_len"))
-            out.append(
-                .http(
-                    HTTPRecord(
-                        ts: try timestamp(m.tsMicros, field + ".ts"), uid: m.uid, sensor: sensor,
-                        id: try ConnID(message: m.id, field: field + ".id"),
-                        transDepth: try narrow(m.transDepth, field + ".trans_depth"), transaction: transaction)))
+            do throws(WireRecordError) {
+                let field = "http[\(i)]"
+                let transaction = HTTPTransaction(
+                    method: m.hasMethod ? m.method : nil, uri: m.hasUri ? m.uri : nil,
+                    version: m.hasVersion ? m.version : nil, host: m.hasHost ? m.host : nil,
+                    userAgent: m.hasUserAgent ? m.userAgent : nil, referrer: m.hasReferrer ? m.referrer : nil,
+                    statusCode: m.hasStatusCode
+                        ? try narrow(
+                            counter(
+                                UInt64(m.statusCode), field + ".status_code", limit: UInt64(RecordLimits.maxStatusCode)),
+                            field + ".status_code") : nil,
+                    statusMessage: m.hasStatusMsg ? m.statusMsg : nil,
+                    requestBodyLength: try narrow(
+                        counter(m.requestBodyLen, field + ".request_body_len"), field + ".request_body_len"),
+                    responseBodyLength: try narrow(
+                        counter(m.responseBodyLen, field + ".response_body_len"), field + ".response_body_len"))
+                out.append(
+                    .http(
+                        HTTPRecord(
+                            ts: try timestamp(m.tsMicros, field + ".ts"), uid: m.uid, sensor: sensor,
+                            id: try ConnID(message: m.id, field: field + ".id"),
+                            transDepth: try narrow(m.transDepth, field + ".trans_depth"), transaction: transaction)))
+            } catch {
+                refused.append(error)
+            }
         }
         for (i, m) in tls.enumerated() {
-            let field = "tls[\(i)]"
-            out.append(
-                .tls(
-                    TLSRecord(
-                        ts: try timestamp(m.tsMicros, field + ".ts"), uid: m.uid, sensor: sensor,
-                        id: try ConnID(message: m.id, field: field + ".id"),
-                        version: m.hasVersion ? m.version : nil,
-                        cipher: m.hasCipher ? try narrow(m.cipher, field + ".cipher") : nil,
-                        serverName: m.hasServerName ? m.serverName : nil, alpn: m.alpn, ja3: m.hasJa3 ? m.ja3 : nil,
-                        ja4: m.hasJa4 ? m.ja4 : nil)))
+            do throws(WireRecordError) {
+                let field = "tls[\(i)]"
+                out.append(
+                    .tls(
+                        TLSRecord(
+                            ts: try timestamp(m.tsMicros, field + ".ts"), uid: m.uid, sensor: sensor,
+                            id: try ConnID(message: m.id, field: field + ".id"),
+                            version: m.hasVersion ? m.version : nil,
+                            cipher: m.hasCipher ? try narrow(m.cipher, field + ".cipher") : nil,
+                            serverName: m.hasServerName ? m.serverName : nil, alpn: m.alpn, ja3: m.hasJa3 ? m.ja3 : nil,
+                            ja4: m.hasJa4 ? m.ja4 : nil)))
+            } catch {
+                refused.append(error)
+            }
         }
         for (i, m) in series.enumerated() {
-            let field = "series[\(i)]"
-            var perProtocol: [String: ProtocolCounters] = [:]
-            for c in m.perProtocol {
-                // The name goes into an error the collector logs: its control characters are shown, not sent to a terminal.
-                let name = field + ".per_protocol[\(DisplayText.escape(c.protocol))]"
-                var counters = ProtocolCounters()
-                counters.packets = try counter(c.packets, name + ".packets")
-                counters.bytes = try counter(c.bytes, name + ".bytes")
-                counters.flows = try counter(c.flows, name + ".flows")
-                perProtocol[c.protocol] = counters
+            do throws(WireRecordError) {
+                let field = "series[\(i)]"
+                var perProtocol: [String: ProtocolCounters] = [:]
+                for c in m.perProtocol {
+                    // The name goes into an error the collector logs: its control characters are shown, not sent to a terminal.
+                    let name = field + ".per_protocol[\(DisplayText.escape(c.protocol))]"
+                    var counters = ProtocolCounters()
+                    counters.packets = try counter(c.packets, name + ".packets")
+                    counters.bytes = try counter(c.bytes, name + ".bytes")
+                    counters.flows = try counter(c.flows, name + ".flows")
+                    perProtocol[c.protocol] = counters
+                }
+                out.append(
+                    .series(
+                        SeriesRecord(
+                            ts: try timestamp(m.tsMicros, field + ".ts"),
+                            interval: try span(
+                                m.intervalMicros, field + ".interval", range: 0...RecordLimits.maxDurationMicros),
+                            sensor: sensor, packets: try counter(m.packets, field + ".packets"),
+                            bytes: try counter(m.bytes, field + ".bytes"),
+                            flows: try counter(m.flows, field + ".flows"),
+                            perProtocol: perProtocol)))
+            } catch {
+                refused.append(error)
             }
-            out.append(
-                .series(
-                    SeriesRecord(
-                        ts: try timestamp(m.tsMicros, field + ".ts"),
-                        interval: try span(
-                            m.intervalMicros, field + ".interval", range: 0...RecordLimits.maxDurationMicros),
-                        sensor: sensor, packets: try counter(m.packets, field + ".packets"),
-                        bytes: try counter(m.bytes, field + ".bytes"), flows: try counter(m.flows, field + ".flows"),
-                        perProtocol: perProtocol)))
         }
         for (i, m) in stats.enumerated() {
-            let field = "stats[\(i)]"
-            func lifetime(_ value: UInt64, _ name: String) throws(WireRecordError) -> UInt64 {
-                try counter(value, field + "." + name, limit: RecordLimits.maxLifetimeCounter)
+            do throws(WireRecordError) {
+                let field = "stats[\(i)]"
+                func lifetime(_ value: UInt64, _ name: String) throws(WireRecordError) -> UInt64 {
+                    try counter(value, field + "." + name, limit: RecordLimits.maxLifetimeCounter)
+                }
+                var weird: [String: UInt64] = [:]
+                for (name, value) in m.weird {
+                    weird[name] = try lifetime(value, "weird[\(DisplayText.escape(name))]")
+                }
+                out.append(
+                    .stats(
+                        StatsRecord(
+                            ts: try timestamp(m.tsMicros, field + ".ts"), sensor: sensor, source: m.source,
+                            packetsReceived: try lifetime(m.packetsReceived, "packets_received"),
+                            packetsDroppedKernel: m.hasPacketsDroppedKernel
+                                ? try lifetime(m.packetsDroppedKernel, "packets_dropped_kernel") : nil,
+                            packetsDroppedInterface: m.hasPacketsDroppedInterface
+                                ? try lifetime(m.packetsDroppedInterface, "packets_dropped_interface") : nil,
+                            bytesReceived: try lifetime(m.bytesReceived, "bytes_received"),
+                            nonIPPackets: try lifetime(m.nonIpPackets, "non_ip_packets"),
+                            truncatedPackets: try lifetime(m.truncatedPackets, "truncated_packets"),
+                            decodeErrors: try lifetime(m.decodeErrors, "decode_errors"),
+                            fragments: try lifetime(m.fragments, "fragments"),
+                            fragmentsReassembled: try lifetime(m.fragmentsReassembled, "fragments_reassembled"),
+                            fragmentsExpired: try lifetime(m.fragmentsExpired, "fragments_expired"),
+                            flowTableSize: try narrow(
+                                counter(
+                                    m.flowTableSize, field + ".flow_table_size", limit: RecordLimits.maxFlowTableSize),
+                                field + ".flow_table_size"),
+                            flowsCreated: try lifetime(m.flowsCreated, "flows_created"),
+                            flowsEvicted: try lifetime(m.flowsEvicted, "flows_evicted"),
+                            recordsDropped: try lifetime(m.recordsDropped, "records_dropped"),
+                            spoolBytes: try lifetime(m.spoolBytes, "spool_bytes"), weird: weird, final: m.final)))
+            } catch {
+                refused.append(error)
             }
-            var weird: [String: UInt64] = [:]
-            for (name, value) in m.weird {
-                weird[name] = try lifetime(value, "weird[\(DisplayText.escape(name))]")
-            }
-            out.append(
-                .stats(
-                    StatsRecord(
-                        ts: try timestamp(m.tsMicros, field + ".ts"), sensor: sensor, source: m.source,
-                        packetsReceived: try lifetime(m.packetsReceived, "packets_received"),
-                        packetsDroppedKernel: m.hasPacketsDroppedKernel
-                            ? try lifetime(m.packetsDroppedKernel, "packets_dropped_kernel") : nil,
-                        packetsDroppedInterface: m.hasPacketsDroppedInterface
-                            ? try lifetime(m.packetsDroppedInterface, "packets_dropped_interface") : nil,
-                        bytesReceived: try lifetime(m.bytesReceived, "bytes_received"),
-                        nonIPPackets: try lifetime(m.nonIpPackets, "non_ip_packets"),
-                        truncatedPackets: try lifetime(m.truncatedPackets, "truncated_packets"),
-                        decodeErrors: try lifetime(m.decodeErrors, "decode_errors"),
-                        fragments: try lifetime(m.fragments, "fragments"),
-                        fragmentsReassembled: try lifetime(m.fragmentsReassembled, "fragments_reassembled"),
-                        fragmentsExpired: try lifetime(m.fragmentsExpired, "fragments_expired"),
-                        flowTableSize: try narrow(
-                            counter(m.flowTableSize, field + ".flow_table_size", limit: RecordLimits.maxFlowTableSize),
-                            field + ".flow_table_size"),
-                        flowsCreated: try lifetime(m.flowsCreated, "flows_created"),
-                        flowsEvicted: try lifetime(m.flowsEvicted, "flows_evicted"),
-                        recordsDropped: try lifetime(m.recordsDropped, "records_dropped"),
-                        spoolBytes: try lifetime(m.spoolBytes, "spool_bytes"), weird: weird, final: m.final)))
         }
-        return out
+        return (out, refused)
     }
 }
