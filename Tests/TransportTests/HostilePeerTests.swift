@@ -373,8 +373,10 @@ struct HostilePeerTests {
     func slowStoreNoIdleTimeout() async throws {
         let pki = try PKI()
         var options = CollectorOptions()
-        options.idleTimeout = .seconds(1)
-        let collector = try SlowCollector(pki: pki, options: options, commitDelay: 1.5)
+        // Commits take longer than the idle timeout; the timeout leaves the sensor 2 s to send its first batch
+        // after HelloAck, which a loaded test machine needs.
+        options.idleTimeout = .seconds(2)
+        let collector = try SlowCollector(pki: pki, options: options, commitDelay: 3)
         defer { collector.stop() }
         let expected = try expectedRecords(["dns.pcap"], sensor: "edge-1").map(normalizedJSON).sorted()
         _ = try await shipInProcess(["dns.pcap"], sensor: "edge-1", pki: pki, port: collector.port, batchRecords: 1000)
