@@ -220,8 +220,7 @@ public final class SensorPipeline {
     /// The current `stats` record.
     public func stats(ts: Double, final: Bool) -> StatsRecord {
         let reassembler = intake.reassembler
-        var weird = table.weird
-        if reassembler.overlapping > 0 { weird["ip.fragment_overlap"] = reassembler.overlapping }
+        let weird = table.weird
         return StatsRecord(
             ts: ts, sensor: table.config.sensor, source: source, packetsReceived: summary.packets,
             packetsDroppedKernel: liveCounters?.droppedByKernel,
