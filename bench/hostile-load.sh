@@ -29,7 +29,9 @@ export WIREWATCH_LOAD_RATE=${RATE:-40}
 export WIREWATCH_LOAD_ATTACKS=${ATTACKS:-2000}
 export WIREWATCH_LOAD_REPORT=$report
 status=0
-swift test --skip-build --filter LoadTests >&2 || status=$?
+# The test bundle is run directly (not through swift test, which holds the build directory's lock for the run).
+"$(swift build --show-bin-path)/wirewatchPackageTests.xctest" --testing-library swift-testing --filter LoadTests >&2 ||
+    status=$?
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
 echo "shape: $WIREWATCH_LOAD_SENSORS sensors x $WIREWATCH_LOAD_RATE records/s for $WIREWATCH_LOAD_SECONDS s, $WIREWATCH_LOAD_ATTACKS unauthenticated connections, 1 trickling sensor"
 if [ -s "$report" ]; then
