@@ -6,8 +6,7 @@ Starts COLLECTOR (a wirewatch-collector binary, with the OPTIONs) on 127.0.0.1 w
 CONNECTIONS mutual-TLS connections, the i-th as the i-th of the comma-separated SENSORS (round robin; one session per
 sensor name), each sending Hello and then FRAMES batch frames of RECORDS small
 flow records each, as fast as the collector reads them, and waits for every Ack. Prints the collector's peak
-resident memory (VmHWM), the frame size and the time taken. Issue 12 finding 3: the collector decoded every frame
-it had read, so two connections of 17 large frames took it to 2.8 GB; it now decodes within a byte budget.
+resident memory (VmHWM), the frame size and the time taken: what the collector's in-flight byte budgets bound.
 """
 import os
 import re

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/fragments.sh: wirewatch-sensor's cost for a flood of duplicate or overlapping IP fragments, against the
-# same number of ordinary packets (issue 12, finding 2). Prints each capture's wall and CPU time, best of REPEATS.
+# same number of ordinary packets. Prints each capture's wall and CPU time, best of REPEATS.
 #
 #   bench/fragments.sh [--no-build]
 #
