@@ -1,3 +1,4 @@
+import Certs
 import Detect
 import Dispatch
 import Flows
@@ -58,8 +59,6 @@ public struct CollectorOptions: Sendable {
     public var keepaliveInterval = 10
     public var keepaliveProbes = 3
 
-    /// The longest Hello `source` and `software_version`, in UTF-8 bytes.
-    public static let maxHelloFieldBytes = 256
     /// How far past the highest sequence seen so far a batch may jump (gaps are batches a full spool dropped).
     public static let maxSequenceJump: UInt64 = 1 << 32
     /// Sequences stay below this.
@@ -148,6 +147,13 @@ public final class CollectorServer: Sendable {
         let sessions = sessions
         let inFlight = inFlight
         let revocation = revocation
+        // A revocation also ends the sessions already open with that certificate, not only later handshakes.
+        revocation?.onReload { [sessions, logger] list in
+            let closed = sessions.evict(where: { list.contains(serial: $0) }, reason: "certificate revoked")
+            if !closed.isEmpty {
+                logger.warning("closed the sessions of \(closed.joined(separator: ", ")): certificate revoked")
+            }
+        }
         revocation?.start()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)

@@ -17,6 +17,7 @@ public final class RevocationWatcher: Sendable {
     private let interval: DispatchTimeInterval
     private let state: Mutex<State>
     private let timer = Mutex<(any DispatchSourceTimer)?>(nil)
+    private let reloaded = Mutex<(@Sendable (RevocationList) -> Void)?>(nil)
 
     private struct State {
         var list: RevocationList
@@ -56,6 +57,12 @@ public final class RevocationWatcher: Sendable {
     /// Handshakes refused because of the list, since start.
     public var refusals: Int { state.withLock { $0.refusals } }
 
+    /// `body` runs (on the polling queue) with each new list once it is in force: the collector closes the sessions
+    /// already open with a certificate that is now on it.
+    public func onReload(_ body: @escaping @Sendable (RevocationList) -> Void) {
+        reloaded.withLock { $0 = body }
+    }
+
     /// Starts polling the file.
     public func start() {
         timer.withLock { slot in
@@ -93,6 +100,7 @@ public final class RevocationWatcher: Sendable {
             logger.notice(
                 "revocation list \(path) reloaded: \(list.count) revoked certificates (was \(before))",
                 metadata: ["revoked": "\(list.count)"])
+            reloaded.withLock { $0 }?(list)
             return true
         } catch {
             // Remember the signature, so a broken file is reported once, not every interval.

@@ -37,6 +37,9 @@ final class SensorConnection: ChannelInboundHandler {
     private var state = State.awaitingHello
     private var peer = "unknown peer"
     private var certificateName: String?
+    private var certificateSerial: [UInt8] = []
+    /// The sensor's name from HelloAck until the connection is gone (the connected-sensors gauge counts it).
+    private var connectedName: String?
     private var bootID: [UInt8] = []
     private let stream = StreamState()
     /// Batches handed to the store and not yet answered.
@@ -198,7 +201,7 @@ final class SensorConnection: ChannelInboundHandler {
             answer.heartbeat.sentAtMicros = Int64(Date().timeIntervalSince1970 * 1_000_000)
             send(answer, context: context)
         case (_, .error(let error)):
-            logOnce("\(peer): sensor sent error \(error.code): \(Self.shown(error.message))", level: .warning)
+            logOnce("\(peer): sensor sent error \(error.code): \(HelloCheck.shown(error.message))", level: .warning)
             close(context: context)
         case (.openingSession, _):
             // Nothing may follow Hello before HelloAck.
@@ -237,7 +240,10 @@ final class SensorConnection: ChannelInboundHandler {
         handshakeTask?.cancel()
         waiting.removeAll()
         if let sessionID, let certificateName { sessions.release(certificateName, id: sessionID) }
-        if case .streaming(let name) = state {
+        // Counted by whether the session was ever announced as connected, not by the state it ends in: a refused
+        // or replaced session is already `.closed` here and must still be counted out.
+        if let name = connectedName {
+            connectedName = nil
             metrics.disconnected()
             presence?(name, true)
             logger.info("sensor \(name) disconnected (\(peer))", metadata: logMetadata)
@@ -257,6 +263,7 @@ final class SensorConnection: ChannelInboundHandler {
                 return
             }
             certificateName = try CertificateIdentity.name(fromDER: try certificate.toDERBytes())
+            certificateSerial = certificate.serialNumber
         } catch {
             refuse(context: context, code: .notAllowed, reason: "client certificate has no usable name: \(error)")
         }
@@ -265,36 +272,15 @@ final class SensorConnection: ChannelInboundHandler {
     private func accept(_ hello: Wirewatch_V1_Hello, context: ChannelHandlerContext) {
         if certificateName == nil { readCertificateName(context: context) }
         guard let certified = certificateName else { return }
-        let version = min(WireProtocol.version, hello.protocolVersion)
-        guard version >= 1 else {
-            refuse(
-                context: context, code: .unsupportedVersion,
-                reason:
-                    "sensor speaks version \(hello.protocolVersion); this collector speaks 1...\(WireProtocol.version)")
-            return
-        }
-        guard hello.sensorName == certified else {
-            refuse(
-                context: context, code: .nameMismatch,
-                reason:
-                    "Hello names sensor \"\(Self.shown(hello.sensorName))\" but the certificate is for \"\(certified)\""
-            )
+        let version: UInt32
+        switch HelloCheck.negotiate(hello, certifiedName: certified) {
+        case .success(let agreed): version = agreed
+        case .failure(let refusal):
+            refuse(context: context, code: refusal.code, reason: refusal.reason)
             return
         }
         if let allowed = options.allowList, !allowed.contains(certified) {
             refuse(context: context, code: .notAllowed, reason: "sensor \"\(certified)\" is not on the allow-list")
-            return
-        }
-        guard hello.bootID.count == 16 else {
-            refuse(context: context, code: .badFrame, reason: "boot id of \(hello.bootID.count) bytes, not 16")
-            return
-        }
-        // Both are stored in the sensors table and shown by the query tool: a label, not a payload.
-        for (field, value) in [("source", hello.source), ("software_version", hello.softwareVersion)]
-        where value.utf8.count > CollectorOptions.maxHelloFieldBytes {
-            refuse(
-                context: context, code: .badFrame,
-                reason: "Hello \(field) of \(value.utf8.count) bytes exceeds \(CollectorOptions.maxHelloFieldBytes)")
             return
         }
         bootID = [UInt8](hello.bootID)
@@ -303,16 +289,18 @@ final class SensorConnection: ChannelInboundHandler {
             name: certified, bootID: bootID, source: hello.source, softwareVersion: hello.softwareVersion)
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let loop = context.eventLoop
-        let claim = sessions.claim(certified) { replacement in
+        let claim = sessions.claim(certified, serial: certificateSerial) { reason in
             loop.submit {
                 let (handler, context) = bound.value
-                handler.replaced(by: replacement, context: context)
+                handler.evicted(reason, context: context)
             }
         }
         sessionID = claim.id
         // The replaced connection stops handing batches to the store before this one asks for its committed
         // sequence; the store's queue commits what it handed over first (exactly-once across the replacement).
-        let previous = claim.replaced?.evict(peer).hop(to: loop) ?? loop.makeSucceededVoidFuture()
+        let previous =
+            claim.replaced?.evict("replaced by a newer connection from \(peer)").hop(to: loop)
+            ?? loop.makeSucceededVoidFuture()
         previous.whenComplete { _ in
             let (handler, _) = bound.value
             guard case .openingSession = handler.state else { return }
@@ -323,10 +311,10 @@ final class SensorConnection: ChannelInboundHandler {
         }
     }
 
-    /// A newer connection of the same sensor took over (see `SessionRegistry`).
-    private func replaced(by replacement: String, context: ChannelHandlerContext) {
+    /// A newer connection of the same sensor took over, or its certificate was revoked (see `SessionRegistry`).
+    private func evicted(_ reason: String, context: ChannelHandlerContext) {
         if case .closed = state { return }
-        refuse(context: context, code: .notAllowed, reason: "replaced by a newer connection from \(replacement)")
+        refuse(context: context, code: .notAllowed, reason: reason)
     }
 
     private func sessionOpened(
@@ -338,6 +326,7 @@ final class SensorConnection: ChannelInboundHandler {
             self.state = .streaming(name: certified)
             self.highestSequence = committed
             self.metrics.connected()
+            self.connectedName = certified
             var answer = Wirewatch_V1_Envelope()
             answer.helloAck.protocolVersion = version
             answer.helloAck.committedSequence = committed
@@ -536,13 +525,6 @@ final class SensorConnection: ChannelInboundHandler {
         case .unixDomainSocket:
             return "\(address)"
         }
-    }
-
-    /// A peer's text as it goes into a log line or an Error: at most 128 characters, control characters escaped, so
-    /// a sensor can neither flood the log nor write escape sequences to an operator's terminal.
-    static func shown(_ text: String) -> String {
-        let limit = 128
-        return DisplayText.escape(String(text.prefix(limit))) + (text.count > limit ? "…" : "")
     }
 
     static func name(of envelope: Wirewatch_V1_Envelope) -> String {

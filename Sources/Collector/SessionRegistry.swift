@@ -9,11 +9,13 @@ import Synchronization
 /// the newer one asks the store for its committed sequence, and the store's single queue commits what the older
 /// one handed over first, so the HelloAck of the newer session already counts those batches.
 final class SessionRegistry: Sendable {
-    /// A live session: `evict` stops it handing batches to the store and closes it (on its own event loop); the
-    /// future completes once it no longer submits anything.
+    /// A live session: `evict` stops it handing batches to the store and closes it with the reason given (on its
+    /// own event loop); the future completes once it no longer submits anything.
     struct Holder: Sendable {
         let id: UInt64
-        let evict: @Sendable (_ replacement: String) -> EventLoopFuture<Void>
+        /// The serial number of the session's client certificate, for revocations made while it is open.
+        let serial: [UInt8]
+        let evict: @Sendable (_ reason: String) -> EventLoopFuture<Void>
     }
 
     private struct State: ~Copyable {
@@ -25,13 +27,13 @@ final class SessionRegistry: Sendable {
 
     /// Makes the caller the live session of `name`; returns its id and the session it replaces, if any.
     func claim(
-        _ name: String, evict: @escaping @Sendable (_ replacement: String) -> EventLoopFuture<Void>
+        _ name: String, serial: [UInt8], evict: @escaping @Sendable (_ reason: String) -> EventLoopFuture<Void>
     ) -> (id: UInt64, replaced: Holder?) {
         state.withLock { state in
             let id = state.nextID
             state.nextID += 1
             let replaced = state.live[name]
-            state.live[name] = Holder(id: id, evict: evict)
+            state.live[name] = Holder(id: id, serial: serial, evict: evict)
             return (id, replaced)
         }
     }
@@ -41,6 +43,14 @@ final class SessionRegistry: Sendable {
         state.withLock { state in
             if state.live[name]?.id == id { state.live[name] = nil }
         }
+    }
+
+    /// Closes every live session whose certificate `revoked` says is revoked; returns their names.
+    @discardableResult
+    func evict(where revoked: ([UInt8]) -> Bool, reason: String) -> [String] {
+        let holders = state.withLock { state in state.live.filter { revoked($0.value.serial) } }
+        for holder in holders.values { _ = holder.evict(reason) }
+        return holders.keys.sorted()
     }
 
     /// Names with a live session.

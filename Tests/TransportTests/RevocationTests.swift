@@ -57,6 +57,27 @@ struct RevocationTests {
         #expect(collector.revocation?.refusals == 1)
     }
 
+    @Test("a session already open is closed when its certificate is revoked")
+    func openSessionClosed() async throws {
+        let pki = try PKI()
+        try RevocationList().text.write(toFile: pki.layout.revocationList, atomically: true, encoding: .utf8)
+        let stolen = try MutualTLS.clientContext(pki.sensorFiles("edge-2"))
+        let collector = try TestCollector(pki: pki, revokedPath: pki.layout.revocationList)
+        defer { collector.stop() }
+        let port = collector.port
+        // Hello, then silence: the session stays open until the collector closes it.
+        let session = Task { try await rawExchange(port: port, tls: stolen, bytes: try Frames.hello("edge-2")) }
+        #expect(await collector.logs.waitFor(["sensor edge-2 connected"]) != nil, "\(collector.logs.all)")
+        _ = try CertsRevoke(directory: pki.layout.directory, names: ["edge-2"]).run()
+        let result = try await session.value
+        #expect(result.errorCode == .notAllowed)
+        #expect(await collector.logs.waitFor(["closed the sessions of edge-2", "certificate revoked"]) != nil)
+        for _ in 0..<100 where collector.server.metrics.connectedSensors != 0 {
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        #expect(collector.server.metrics.connectedSensors == 0)
+    }
+
     @Test("a broken list keeps the revocations in force and says so once")
     func brokenListKeepsThePrevious() async throws {
         let pki = try PKI()

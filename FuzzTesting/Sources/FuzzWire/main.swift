@@ -5,8 +5,9 @@
 // + 1 bytes per read, so a frame and even its length prefix arrive in pieces), the rest is the stream. The stream
 // goes through `FrameDecoder` (maximum frame 64 KiB here, so the too-large path is reachable), every frame through
 // `EnvelopeCodec.decode`, and then by body:
-// - Hello: the checks the collector makes before it opens a session (SensorConnection.accept: version, name,
-//   16-byte boot id, field sizes), on the decoded strings and bytes;
+// - Hello: the collector's own checks before it opens a session (`HelloCheck`: version, name, 16-byte boot id,
+//   field sizes); what they accept must be within the limits, what they refuse must say why without control
+//   characters;
 // - RecordBatch: `records(sensor:)`, each record rendered with `jsonLine`, and the records re-encoded with
 //   `BatchBuilder` and decoded again: what the collector accepted must survive the trip unchanged in number
 //   and rendering (the sensor's spool sends exactly that encoding);
@@ -18,22 +19,22 @@ import Flows
 import NIOCore
 import Wire
 
-/// The collector's limit on the free-text Hello fields (CollectorOptions.maxHelloFieldBytes).
-let maxHelloFieldBytes = 256
 let maxFrameBytes = 64 * 1024
 
+/// The collector's own Hello checks (`HelloCheck`, what `SensorConnection` runs before opening a session).
 func checkHello(_ hello: Wirewatch_V1_Hello) {
-    let version = min(WireProtocol.version, hello.protocolVersion)
-    var refusals = 0
-    if version < 1 { refusals += 1 }
-    if hello.sensorName != "sensor-1" { refusals += 1 }
-    if hello.bootID.count != 16 { refusals += 1 }
-    for value in [hello.source, hello.softwareVersion] where value.utf8.count > maxHelloFieldBytes { refusals += 1 }
-    if refusals == 0 {
-        // What an accepted Hello stores: the boot id's bytes and the two labels.
-        let bootID = [UInt8](hello.bootID)
-        guard bootID.count == 16 else { fatalError("boot id of \(bootID.count) bytes accepted") }
-        _ = hello.source.utf8.count + hello.softwareVersion.utf8.count
+    switch HelloCheck.negotiate(hello, certifiedName: "sensor-1") {
+    case .success(let version):
+        guard (1...WireProtocol.version).contains(version) else { fatalError("version \(version) agreed") }
+        guard hello.bootID.count == 16 else { fatalError("boot id of \(hello.bootID.count) bytes accepted") }
+        guard hello.source.utf8.count <= HelloCheck.maxFieldBytes,
+            hello.softwareVersion.utf8.count <= HelloCheck.maxFieldBytes
+        else { fatalError("an oversized Hello field accepted") }
+    case .failure(let refusal):
+        // The reason goes into a log line: no control character may reach it.
+        guard !refusal.reason.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+            fatalError("control character in a refusal: \(refusal.reason.debugDescription)")
+        }
     }
 }
 
