@@ -141,7 +141,7 @@ private func refusedLines(_ collector: TestCollector) -> [String] {
     collector.logs.all.filter { $0.contains("refused") }
 }
 
-@Suite("hostile peers")
+@Suite("hostile peers", .serialized)
 struct HostilePeerTests {
     @Test("connections that never start TLS are closed at the handshake deadline, and summed up in the log")
     func silentConnectionsClosed() async throws {
