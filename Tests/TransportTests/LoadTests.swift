@@ -60,13 +60,18 @@ struct LoadTests {
         defer { for sensor in sensors { sensor.stop() } }
         let attack = Attack(port: collector.port, attempts: shape.attacks, over: shape.seconds * 0.7)
         attack.start()
-        let trickle = try await Trickler.run(
+        // A certified sensor that says Hello, then sends a frame announcing 1 MiB one byte every 200 ms: the
+        // collector must close it once the frame deadline passes.
+        let trickleStarted = Date()
+        let trickled = try? await trickle(
             port: collector.port,
             tls: try MutualTLS.clientContext(
                 TLSFiles(
                     caPath: layout.caCertificate, certificatePath: layout.sensorCertificate("trickler"),
                     keyPath: layout.sensorPrivateKey("trickler"))),
-            name: "trickler", limit: Double(shape.frameTimeout) + 10)
+            hello: try Frames.hello("trickler"), frame: [0x00, 0x10, 0x00, 0x00] + Array(repeating: 0x1A, count: 4096),
+            every: .milliseconds(200), timeout: Double(shape.frameTimeout) + 10)
+        let trickleSeconds = Date().timeIntervalSince(trickleStarted)
 
         // Every sensor writes `rate` records a second, flushed in one batch each tick, for the whole run.
         let latency = AckLatency(sensors: sensors)
@@ -112,8 +117,8 @@ struct LoadTests {
         #expect(
             attackReport.longestOpen <= closedAfter,
             "a hostile connection stayed open \(attackReport.longestOpen) s; \(openTimes)")
-        #expect(trickle.closed, "the trickling sensor was not closed")
-        #expect(trickle.seconds <= Double(shape.frameTimeout) + 5, "trickler closed after \(trickle.seconds) s")
+        #expect(trickled?.errorCode == .idleTimeout, "the trickling sensor was not closed for its frame deadline")
+        #expect(trickleSeconds <= Double(shape.frameTimeout) + 5, "trickler closed after \(trickleSeconds) s")
         let peak = sampler.peak
         #expect(peak.descriptors <= shape.maxConnections + 64, "collector had \(peak.descriptors) descriptors open")
         #expect(peak.rssMiB <= shape.rssLimitMiB, "collector RSS reached \(peak.rssMiB) MiB")
@@ -129,7 +134,7 @@ struct LoadTests {
             "records_per_second": Double(stored) / shape.seconds, "attacks_attempted": Double(attackReport.attempted),
             "attacks_longest_open_s": attackReport.longestOpen,
             "attacks_open_p50_s": attackReport.percentile(0.5), "attacks_open_p99_s": attackReport.percentile(0.99),
-            "trickler_closed_after_s": trickle.seconds,
+            "trickler_closed_after_s": trickleSeconds,
             "collector_peak_rss_mib": Double(peak.rssMiB), "collector_peak_descriptors": Double(peak.descriptors),
             "ack_latency_worst_s": latency.worst, "ack_latency_p99_s": latency.percentile(0.99),
             "refusal_log_lines": Double(refusalLines.count),
@@ -395,10 +400,7 @@ final class Attack: Sendable {
         let now = Date()
         state.withLock { state in
             for (descriptor, opened) in state.open {
-                var byte: UInt8 = 0
-                let result = recv(descriptor, &byte, 1, Int32(MSG_DONTWAIT))
-                let closedByPeer = result == 0 || (result < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-                if closedByPeer {
+                if RawConnections.closedByPeer(descriptor) {
                     state.report.openTimes.append(now.timeIntervalSince(opened))
                     close(descriptor)
                     state.open[descriptor] = nil
@@ -408,94 +410,11 @@ final class Attack: Sendable {
     }
 
     private func connect(stalling: Bool) -> Int32 {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { return -1 }
-        var source = sockaddr_in()
-        source.sin_family = sa_family_t(AF_INET)
-        source.sin_addr.s_addr = inet_addr("127.0.0.2")
-        var target = sockaddr_in()
-        target.sin_family = sa_family_t(AF_INET)
-        target.sin_port = in_port_t(UInt16(port).bigEndian)
-        target.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &source) { sourcePointer in
-            withUnsafePointer(to: &target) { targetPointer in
-                sourcePointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sourceAddress in
-                    targetPointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { targetAddress in
-                        Glibc.bind(descriptor, sourceAddress, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-                            && Glibc.connect(descriptor, targetAddress, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-                    }
-                }
-            }
-        }
-        guard connected else {
-            close(descriptor)
-            return -1
-        }
-        if stalling {
-            // A TLS record header announcing a 512-byte handshake message, and the first bytes of a ClientHello.
-            let partial: [UInt8] = [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC, 0x03, 0x03]
-            _ = partial.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        let descriptor = RawConnections.connect(port: port, from: "127.0.0.2")
+        if stalling, descriptor >= 0 {
+            _ = partialClientHello.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         }
         return descriptor
-    }
-}
-
-/// A certified sensor that says Hello, then sends a frame one byte every 200 ms: the collector must close it once
-/// the frame deadline passes.
-enum Trickler {
-    struct Outcome: Sendable {
-        var closed: Bool
-        var seconds: Double
-    }
-
-    static func run(port: Int, tls: NIOSSLContext, name: String, limit: Double) async throws -> Outcome {
-        let group = MultiThreadedEventLoopGroup.singleton
-        let hello = try Frames.hello(name)
-        let channel = try await ClientBootstrap(group: group)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        NIOSSLClientHandler(context: tls, serverHostname: "localhost"))
-                }
-            }
-            .connect(host: "127.0.0.1", port: port).get()
-        try await channel.writeAndFlush(ByteBuffer(bytes: hello)).get()
-        let started = Date()
-        // A frame announcing 1 MiB, of which one byte at a time ever arrives.
-        let frame: [UInt8] = [0x00, 0x10, 0x00, 0x00] + Array(repeating: 0x1A, count: 4096)
-        let sent = Mutex(0)
-        let task = channel.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(200), delay: .milliseconds(200)) {
-            _ in
-            let index = sent.withLock { value in
-                defer { value += 1 }
-                return value
-            }
-            guard index < frame.count else { return }
-            channel.writeAndFlush(ByteBuffer(bytes: [frame[index]]), promise: nil)
-        }
-        let closed: Bool
-        do {
-            try await withThrowingTaskGroup(of: Bool.self) { tasks in
-                tasks.addTask {
-                    try await channel.closeFuture.get()
-                    return true
-                }
-                tasks.addTask {
-                    try await Task.sleep(nanoseconds: UInt64(limit * 1e9))
-                    return false
-                }
-                let first = try await tasks.next() ?? false
-                tasks.cancelAll()
-                if !first { throw HarnessError("not closed") }
-            }
-            closed = true
-        } catch {
-            closed = false
-        }
-        task.cancel()
-        let seconds = Date().timeIntervalSince(started)
-        try? await channel.close()
-        return Outcome(closed: closed, seconds: seconds)
     }
 }
 

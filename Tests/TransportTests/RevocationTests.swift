@@ -7,7 +7,7 @@ import Testing
 import Wire
 
 /// `wirewatch certs revoke` and the collector's `--revoked` list, over real mutual TLS on 127.0.0.1.
-@Suite("certificate revocation")
+@Suite("certificate revocation", .serialized)
 struct RevocationTests {
     /// True when the collector answered Hello with HelloAck (the certificate was accepted).
     private func helloAccepted(_ tls: NIOSSLContext, sensor: String, port: Int) async throws -> Bool {
