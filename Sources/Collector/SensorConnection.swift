@@ -362,7 +362,7 @@ final class SensorConnection: ChannelInboundHandler {
             return
         }
         let (records, impossible) = batch.recordsAndRefusals(sensor: name)
-        if !impossible.isEmpty { dropped(impossible, batch: batch.sequence, sensor: name, context: context) }
+        if !impossible.isEmpty { dropped(impossible, batch: batch.sequence, sensor: name) }
         let sequence = batch.sequence
         highestSequence = max(highestSequence, sequence)
         uncommitted += 1
@@ -405,9 +405,7 @@ final class SensorConnection: ChannelInboundHandler {
 
     /// Counts records dropped as impossible and logs them: the first batch's at once, then at most one line per
     /// `impossibleLogInterval` with the count since, so a sensor cannot flood the log one batch at a time.
-    private func dropped(
-        _ impossible: [WireRecordError], batch sequence: UInt64, sensor: String, context: ChannelHandlerContext
-    ) {
+    private func dropped(_ impossible: [WireRecordError], batch sequence: UInt64, sensor: String) {
         metrics.refused(records: impossible.count)
         droppedSinceLog += impossible.count
         let now = NIODeadline.now()
