@@ -36,35 +36,43 @@ struct LoadTests {
         let database = directory.appendingPathComponent("load.db").path
         raiseDescriptorLimit()
 
-        let collector = try CollectorProcess.start(
-            arguments: [
+        let collector = try ChildProcess(
+            try Harness.binary("wirewatch-collector"),
+            [
                 "--listen", "127.0.0.1:0", "--tls-ca", layout.caCertificate, "--tls-cert", layout.collectorCertificate,
                 "--tls-key", layout.collectorPrivateKey, "--db", database, "--alerts", "none",
                 "--handshake-timeout", "\(shape.handshakeTimeout)", "--frame-timeout", "\(shape.frameTimeout)",
                 "--max-connections", "\(shape.maxConnections)",
                 // The sensors all come from 127.0.0.1 here; the attackers from 127.0.0.2 get the default cap.
                 "--max-connections-per-address", "\(shape.sensors + 8)",
-            ], logPath: directory.appendingPathComponent("collector.log").path)
-        defer { collector.terminate() }
+            ])
+        try collector.start()
+        guard await collector.waitForOutput(seconds: 30, { $0.stdout.contains("listening on") }),
+            let port = collector.output().stdout.split(separator: "\n").first?.split(separator: ":").last
+                .flatMap({ Int($0) })
+        else {
+            await collector.killAndReap()
+            throw HarnessError("collector did not start: \(collector.output().stderr)")
+        }
         let sampler = ResourceSampler(pid: collector.pid)
         sampler.start()
 
         // Sensors connect first: a sensor must not need to win a race against the attack to get in.
         let sensors = try names.dropLast().map { name in
             try LoadSensor(
-                name: name, port: collector.port,
+                name: name, port: port,
                 files: TLSFiles(
                     caPath: layout.caCertificate, certificatePath: layout.sensorCertificate(name),
                     keyPath: layout.sensorPrivateKey(name)))
         }
         defer { for sensor in sensors { sensor.stop() } }
-        let attack = Attack(port: collector.port, attempts: shape.attacks, over: shape.seconds * 0.7)
+        let attack = Attack(port: port, attempts: shape.attacks, over: shape.seconds * 0.7)
         attack.start()
         // A certified sensor that says Hello, then sends a frame announcing 1 MiB one byte every 200 ms: the
         // collector must close it once the frame deadline passes.
         let trickleStarted = Date()
         let trickled = try? await trickle(
-            port: collector.port,
+            port: port,
             tls: try MutualTLS.clientContext(
                 TLSFiles(
                     caPath: layout.caCertificate, certificatePath: layout.sensorCertificate("trickler"),
@@ -92,7 +100,9 @@ struct LoadTests {
         sampler.stop()
         let closedAfter = Double(shape.handshakeTimeout) + 3
         for sensor in sensors { sensor.stop() }
-        let log = try collector.stopAndReadLog()
+        collector.signal(SIGTERM)
+        #expect(await collector.waitForExit(seconds: 60), "the collector did not stop on SIGTERM")
+        let log = collector.output().stderr
 
         // Exactly once: every sensor's records, each uid once.
         let store = try SQLiteStore(path: database, synchronous: .normal)
@@ -168,58 +178,6 @@ struct LoadShape {
         shape.attacks = number("ATTACKS").map { Int($0) } ?? shape.attacks
         shape.rssLimitMiB = number("RSS_LIMIT_MIB").map { Int($0) } ?? shape.rssLimitMiB
         return shape
-    }
-}
-
-/// The real collector program, with its log in a file.
-final class CollectorProcess: Sendable {
-    let process: Process
-    let port: Int
-    let logPath: String
-    var pid: Int32 { process.processIdentifier }
-
-    private init(process: Process, port: Int, logPath: String) {
-        self.process = process
-        self.port = port
-        self.logPath = logPath
-    }
-
-    static func start(arguments: [String], logPath: String) throws -> CollectorProcess {
-        let process = Process()
-        process.executableURL = try Harness.binary("wirewatch-collector")
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        try process.run()
-        // "listening on HOST:PORT" is the first line once the listener is bound.
-        var line: [UInt8] = []
-        while true {
-            let byte = output.fileHandleForReading.readData(ofLength: 1)
-            guard let first = byte.first else {
-                throw HarnessError(
-                    "collector exited before listening: \(try String(contentsOfFile: logPath, encoding: .utf8))")
-            }
-            if first == UInt8(ascii: "\n") { break }
-            line.append(first)
-        }
-        let text = String(decoding: line, as: UTF8.self)
-        guard text.hasPrefix("listening on "), let port = text.split(separator: ":").last.flatMap({ Int($0) }) else {
-            throw HarnessError("unexpected first line from the collector: \(text)")
-        }
-        return CollectorProcess(process: process, port: port, logPath: logPath)
-    }
-
-    /// SIGTERM, wait, and the log.
-    func stopAndReadLog() throws -> String {
-        terminate()
-        process.waitUntilExit()
-        return try String(contentsOfFile: logPath, encoding: .utf8)
-    }
-
-    func terminate() {
-        if process.isRunning { process.terminate() }
     }
 }
 
