@@ -118,25 +118,9 @@ let partialClientHello: [UInt8] = [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x0
 func trickle(
     port: Int, tls: NIOSSLContext, hello: [UInt8], frame: [UInt8], every: TimeAmount, timeout: Double = 15
 ) async throws -> RawResult {
-    let group = MultiThreadedEventLoopGroup.singleton
-    let done = group.next().makePromise(of: RawResult.self)
-    let channel = try await ClientBootstrap(group: group)
-        .channelInitializer { channel in
-            channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(
-                    NIOSSLClientHandler(context: tls, serverHostname: "localhost"))
-                try channel.pipeline.syncOperations.addHandler(TrickleClient(done: done, frame: frame, every: every))
-            }
-        }
-        .connect(host: "127.0.0.1", port: port).get()
-    var buffer = channel.allocator.buffer(capacity: hello.count)
-    buffer.writeBytes(hello)
-    channel.writeAndFlush(buffer, promise: nil)
-    channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout * 1e9))) {
-        done.fail(HarnessError("the collector did not close the trickling connection within \(timeout) s"))
-        channel.close(promise: nil)
+    try await exchange(port: port, tls: tls, sending: hello, timeout: timeout) { done in
+        TrickleClient(done: done, frame: frame, every: every)
     }
-    return try await done.futureResult.get()
 }
 
 final class NextByte: Sendable {

@@ -185,6 +185,17 @@ func rawExchange(
     port: Int, tls: NIOSSLContext?, bytes: [UInt8], followUp: [UInt8]? = nil, timeout: Double = 10,
     enough: (@Sendable (RawResult) -> Bool)? = nil
 ) async throws -> RawResult {
+    try await exchange(port: port, tls: tls, sending: bytes, timeout: timeout) { done in
+        Recorder(done: done, followUp: followUp, enough: enough)
+    }
+}
+
+/// Connects to 127.0.0.1:`port` (with TLS if given) with the handler `makeHandler` builds last in the pipeline,
+/// sends `bytes`, and returns what that handler completes its promise with; fails after `timeout` seconds.
+func exchange(
+    port: Int, tls: NIOSSLContext?, sending bytes: [UInt8], timeout: Double,
+    makeHandler: @escaping @Sendable (EventLoopPromise<RawResult>) -> any ChannelHandler
+) async throws -> RawResult {
     let group = MultiThreadedEventLoopGroup.singleton
     let done = group.next().makePromise(of: RawResult.self)
     let channel = try await ClientBootstrap(group: group)
@@ -194,7 +205,7 @@ func rawExchange(
                     try channel.pipeline.syncOperations.addHandler(
                         NIOSSLClientHandler(context: tls, serverHostname: "localhost"))
                 }
-                try channel.pipeline.syncOperations.addHandler(Recorder(done: done, followUp: followUp, enough: enough))
+                try channel.pipeline.syncOperations.addHandler(makeHandler(done))
             }
         }
         .connect(host: "127.0.0.1", port: port).get()
