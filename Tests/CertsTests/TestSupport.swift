@@ -38,11 +38,14 @@ struct TemporaryDirectory {
     }
 }
 
-/// Permission bits of a file or directory.
+/// Permission bits of a file or directory. Through FileManager rather than `stat()`: with Foundation imported, how
+/// `struct stat`'s members resolve depends on which files the compiler batches together, and a clean build of this
+/// target failed on it (MemberImportVisibility) where an incremental one did not.
 func permissions(_ path: String) -> mode_t? {
-    var status = stat()
-    guard stat(path, &status) == 0 else { return nil }
-    return status.st_mode & 0o777
+    guard let bits = try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int else {
+        return nil
+    }
+    return mode_t(bits & 0o777)
 }
 
 /// Every regular file under `directory`, by path relative to it, with its bytes.
