@@ -81,10 +81,6 @@ public struct FragmentReassembler {
     public private(set) var reassembled: UInt64 = 0
     /// Datagrams dropped unfinished, for any reason.
     public private(set) var expired: UInt64 = 0
-    /// IPv4 fragments that overlapped held bytes and were trimmed to their new bytes (`ip.fragment_overlap`).
-    public private(set) var overlapping: UInt64 = 0
-    /// Exact duplicates dropped (`ip.fragment_duplicate`).
-    public private(set) var duplicates: UInt64 = 0
     /// Bytes held now over all datagrams in progress (what `maxBufferedBytes` bounds).
     public private(set) var bufferedBytes = 0
     /// Datagrams in progress.
@@ -143,7 +139,7 @@ public struct FragmentReassembler {
         let data = UnsafeRawBufferPointer(rebasing: bytes[dataStart..<dataEnd])
         let verdict = Self.insert(
             data, at: offset, more: ip.moreFragments, version: ip.version, into: &entry,
-            maxPieces: maxPiecesPerDatagram, weird: weird, overlapping: &overlapping, duplicates: &duplicates)
+            maxPieces: maxPiecesPerDatagram, weird: weird)
         if verdict == .dropDatagram {
             bufferedBytes -= costBefore
             expired += 1
@@ -176,7 +172,7 @@ public struct FragmentReassembler {
     /// Checks one fragment against its datagram and copies its new 8-byte units in.
     private static func insert(
         _ data: UnsafeRawBufferPointer, at offset: Int, more: Bool, version: UInt8, into entry: inout Pending,
-        maxPieces: Int, weird: (String) -> Void, overlapping: inout UInt64, duplicates: inout UInt64
+        maxPieces: Int, weird: (String) -> Void
     ) -> Verdict {
         let end = offset + data.count
         // The end is fixed by the first last fragment; held data past a later one's end means that one lies.
@@ -225,7 +221,6 @@ public struct FragmentReassembler {
         }
         let units = endUnit - firstUnit
         if heldUnits == units && !differs {
-            duplicates += 1
             weird("ip.fragment_duplicate")
             return .dropFragment
         }
@@ -236,7 +231,6 @@ public struct FragmentReassembler {
             }
             if differs { weird("ip.fragment_inconsistent_overlap") }
             if heldUnits == units { return .dropFragment }
-            overlapping += 1
             weird("ip.fragment_overlap")
         }
         entry.pieces += 1
