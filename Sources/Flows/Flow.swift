@@ -42,6 +42,9 @@ final class Flow {
     var icmpCode: UInt8?
     var service: String?
     var closing = false
+    /// The `FlowTimers` bucket holding this flow's entry, or `Flow.noTimer` once the flow is finished (or is being).
+    var timerKey = Flow.noTimer
+    static let noTimer = Int.min
     var truncated = false
 
     // Application layer state lives in a separate object, allocated only for flows that carry DNS, HTTP or

@@ -60,6 +60,17 @@ final class FlowIndex {
         }
     }
 
+    /// The slot holding `key`, or nil: the flow's place in `forEach`'s order, which ties between flows are broken by.
+    func position(of key: FlowKey) -> Int? {
+        let hash = key.mixed(seed: seed)
+        var index = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            guard let flow = slots[index].flow else { return nil }
+            if slots[index].hash == hash && flow._withUnsafeGuaranteedRef({ $0.key == key }) { return index }
+            index = (index + 1) & mask
+        }
+    }
+
     /// Stores `flow` under `key`, which must not be in the index yet.
     func insert(_ key: FlowKey, _ flow: Unmanaged<Flow>) {
         if (count + 1) * 2 > capacity { grow() }

@@ -12,6 +12,10 @@ public final class FlowTable {
     /// The latest packet time seen.
     public private(set) var now: Double = 0
     private var nextSweep: Double = 0
+    /// Each flow's next idle or active deadline; a sweep looks only at flows whose deadline has come.
+    private var timers = FlowTimers()
+    /// The entries a sweep took from `timers`, kept between sweeps for its storage.
+    private var due: [(flow: Unmanaged<Flow>, key: Int)] = []
     private var series: SeriesAccumulator
     /// Consecutive packets usually belong to one flow: the last one found skips the hash lookup.
     private var lastKey: FlowKey?
@@ -26,6 +30,7 @@ public final class FlowTable {
     public var count: Int { flows.count }
 
     deinit {
+        timers.removeAll()
         flows.forEach { $0.release() }
     }
 
@@ -191,6 +196,7 @@ public final class FlowTable {
         if flipped { flow.history.append(UInt8(ascii: "^")) }
         let handle = Unmanaged.passRetained(flow)
         flows.insert(key, handle)
+        schedule(flow, after: Int.min)
         flowsCreated += 1
         series.newFlow(proto: key.proto)
         return handle
@@ -220,7 +226,11 @@ public final class FlowTable {
         }
         if length > 0 { flow.addHistory(UInt8(ascii: "D"), fromOriginator: fromOriginator) }
         if tcp.window == 0 && !syn && !rst { flow.addHistory(UInt8(ascii: "W"), fromOriginator: fromOriginator) }
-        if fin || rst { flow.closing = true }
+        if (fin || rst) && !flow.closing {
+            flow.closing = true
+            // The closed timeout is shorter than the idle one: file the flow again if that brings its deadline on.
+            if FlowTimers.key(of: nextDeadline(flow)) < flow.timerKey { schedule(flow, after: Int.min) }
+        }
 
         // Endpoint state and sequence tracking, in place (the two endpoints are distinct stored properties).
         let segment =
@@ -527,23 +537,53 @@ public final class FlowTable {
         }
     }
 
+    /// The earlier of `flow`'s idle and active deadlines.
+    @inline(__always)
+    private func nextDeadline(_ flow: Flow) -> Double {
+        min(flow.last + idleTimeout(flow), flow.lastExport + config.activeTimeout)
+    }
+
+    /// Files `flow` under its next deadline, or under the first bucket after `after` if that is later (a sweep
+    /// files the flows it looked at too early after the buckets it takes).
+    private func schedule(_ flow: Flow, after: Int) {
+        let key = max(FlowTimers.key(of: nextDeadline(flow)), after &+ 1)
+        flow.timerKey = key
+        timers.file(flow, under: key)
+    }
+
+    /// Expires what is due at `now`, deciding each flow as a walk over the whole table would: idle flows end, the
+    /// others alive for `activeTimeout` since their last record emit an interim record. Interim records come first,
+    /// in the index's slot order; then the ended flows, in start order (ties in slot order).
     private func sweep(now: Double) {
-        // Expired flows are emitted in start order, so output does not depend on the index's order.
-        var expired: [(start: Double, flow: Unmanaged<Flow>)] = []
-        flows.forEach { handle in
-            handle._withUnsafeGuaranteedRef { flow in
-                if now - flow.last >= idleTimeout(flow) {
-                    expired.append((flow.start, handle))
-                } else if now - flow.lastExport >= config.activeTimeout {
-                    flow.lastExport = now
-                    emit(.flow(flow.record(sensor: config.sensor, final: false, reason: "active")))
-                }
+        let nowKey = FlowTimers.key(ofNow: now)
+        timers.takeDue(upTo: nowKey, into: &due)
+        guard !due.isEmpty else { return }
+        var expired: [(start: Double, position: Int, flow: Flow)] = []
+        var interims: [(position: Int, flow: Flow)] = []
+        for entry in due {
+            let flow = entry.flow.takeUnretainedValue()
+            // A finished flow, or an entry left behind when the flow was filed earlier.
+            guard flow.timerKey == entry.key else { continue }
+            if now - flow.last >= idleTimeout(flow) {
+                flow.timerKey = Flow.noTimer
+                expired.append((flow.start, flows.position(of: flow.key) ?? 0, flow))
+            } else if now - flow.lastExport >= config.activeTimeout {
+                flow.timerKey = Flow.noTimer
+                interims.append((flows.position(of: flow.key) ?? 0, flow))
+            } else {
+                schedule(flow, after: nowKey)
             }
         }
-        guard !expired.isEmpty else { return }
-        expired.sort { $0.start < $1.start }
+        interims.sort { $0.position < $1.position }
+        for entry in interims {
+            let flow = entry.flow
+            flow.lastExport = now
+            emit(.flow(flow.record(sensor: config.sensor, final: false, reason: "active")))
+            schedule(flow, after: nowKey)
+        }
+        expired.sort { $0.start != $1.start ? $0.start < $1.start : $0.position < $1.position }
         for entry in expired {
-            let flow = entry.flow.takeUnretainedValue()
+            let flow = entry.flow
             let reason: String
             if flow.closing {
                 reason = flow.orig.state == .reset || flow.resp.state == .reset ? "rst" : "fin"
@@ -552,9 +592,12 @@ public final class FlowTable {
             }
             finish(flow, reason: reason)
         }
+        for entry in due { entry.flow.release() }
+        due.removeAll(keepingCapacity: true)
     }
 
     private func finish(_ flow: Flow, reason: String) {
+        flow.timerKey = Flow.noTimer
         // The caller holds its own reference to `flow`, so releasing the table's one here is safe.
         flows.remove(flow.key)?.release()
         if let last = lastFlow, last.toOpaque() == Unmanaged.passUnretained(flow).toOpaque() {
@@ -605,8 +648,9 @@ public final class FlowTable {
     public func flushAll() {
         var remaining = flows.flows.map { handle in (start: handle._withUnsafeGuaranteedRef { $0.start }, flow: handle)
         }
-        // Every flow ends, so the index is emptied in one pass instead of a removal per flow.
+        // Every flow ends, so the index and the timers are emptied in one pass instead of a removal per flow.
         flows.removeAll()
+        timers.removeAll()
         lastFlow = nil
         lastKey = nil
         remaining.sort { $0.start < $1.start }
