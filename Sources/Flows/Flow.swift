@@ -17,24 +17,24 @@ struct Endpoint {
 }
 
 /// The state of one flow. Owned by the `FlowTable` (and so by the pipeline's thread alone).
+///
+/// A table holds up to half a million of these, so a flow stores only what its packets change and what cannot be
+/// derived: addresses, ports and VLAN tags are read back from the key, the uid is kept as its two random words and
+/// the Community ID is computed when a record is made, and the history letters are inline. That keeps a flow with
+/// no application state to one allocation of 192 bytes.
 final class Flow {
     let key: FlowKey
-    let uid: String
-    let origAddress: IPAddress
-    let origPort: UInt16
-    let respAddress: IPAddress
-    let respPort: UInt16
+    let uidWords: FlowUID
+    /// Whether the originator is the key's low endpoint.
     let origIsLow: Bool
-    let proto: UInt8
-    let vlan: UInt16?
-    let innerVlan: UInt16?
-    let communityID: String
+    /// An ICMP message with no counterpart type: its Community ID keeps the sender first.
+    let oneWay: Bool
     let start: Double
     var last: Double
     var lastExport: Double
     var orig = Endpoint()
     var resp = Endpoint()
-    var history: [UInt8] = []
+    var history = HistoryLetters()
     /// Bit per history letter and direction already recorded (each letter appears once per direction).
     var historySeen: UInt64 = 0
     var retransPackets: UInt64 = 0
@@ -42,10 +42,10 @@ final class Flow {
     var icmpCode: UInt8?
     var service: String?
     var closing = false
+    var truncated = false
     /// The `FlowTimers` bucket holding this flow's entry, or `Flow.noTimer` once the flow is finished (or is being).
     var timerKey = Flow.noTimer
     static let noTimer = Int.min
-    var truncated = false
 
     // Application layer state lives in a separate object, allocated only for flows that carry DNS, HTTP or
     // TLS: most flows (scans, bulk transfers) never need it, and a smaller Flow is cheaper to make and free.
@@ -61,24 +61,28 @@ final class Flow {
         return created
     }
 
-    init(
-        key: FlowKey, uid: String, origAddress: IPAddress, origPort: UInt16, respAddress: IPAddress, respPort: UInt16,
-        origIsLow: Bool, vlan: UInt16?, innerVlan: UInt16?, communityID: String, start: Double
-    ) {
+    init(key: FlowKey, uid: FlowUID, origIsLow: Bool, oneWay: Bool, start: Double) {
         self.key = key
-        self.uid = uid
-        self.origAddress = origAddress
-        self.origPort = origPort
-        self.respAddress = respAddress
-        self.respPort = respPort
+        self.uidWords = uid
         self.origIsLow = origIsLow
-        self.proto = key.proto
-        self.vlan = vlan
-        self.innerVlan = innerVlan
-        self.communityID = communityID
+        self.oneWay = oneWay
         self.start = start
         self.last = start
         self.lastExport = start
+    }
+
+    var proto: UInt8 { key.proto }
+    var origAddress: IPAddress { origIsLow ? key.lowAddress : key.highAddress }
+    var respAddress: IPAddress { origIsLow ? key.highAddress : key.lowAddress }
+    var origPort: UInt16 { origIsLow ? key.lowPort : key.highPort }
+    var respPort: UInt16 { origIsLow ? key.highPort : key.lowPort }
+    var uid: String { uidWords.text }
+
+    /// The Community ID of the flow's 5-tuple, originator first.
+    func communityID(seed: UInt16) -> String {
+        CommunityID.hash(
+            source: origAddress, destination: respAddress, sourcePort: origPort, destinationPort: respPort,
+            proto: proto, seed: seed, oneWay: oneWay)
     }
 
     var connID: ConnID { ConnID(origHost: origAddress, origPort: origPort, respHost: respAddress, respPort: respPort) }
@@ -135,27 +139,50 @@ final class Flow {
 
     /// `/^\^?S[^HAFGIQ]*R.*/`: a SYN, then a reset with no handshake or data in between.
     private var historyMatchesRSTOS0: Bool {
-        var letters = history[...]
-        if letters.first == UInt8(ascii: "^") { letters = letters.dropFirst() }
-        guard letters.first == UInt8(ascii: "S") else { return false }
-        for letter in letters.dropFirst() {
-            if letter == UInt8(ascii: "R") { return true }
-            if "HAFGIQ".utf8.contains(letter) { return false }
+        history.withLetters { all in
+            var letters = all[...]
+            if letters.first == UInt8(ascii: "^") { letters = letters.dropFirst() }
+            guard letters.first == UInt8(ascii: "S") else { return false }
+            for letter in letters.dropFirst() {
+                if letter == UInt8(ascii: "R") { return true }
+                if "HAFGIQ".utf8.contains(letter) { return false }
+            }
+            return false
         }
-        return false
     }
 
-    func record(sensor: String, final: Bool, reason: String) -> FlowRecord {
+    func record(sensor: String, communityIDSeed: UInt16, final: Bool, reason: String) -> FlowRecord {
         let isTCP = proto == IPProtocol.tcp
         return FlowRecord(
             ts: start, uid: uid, sensor: sensor, id: connID, proto: proto, service: service,
             duration: last - start, origBytes: orig.payloadBytes, respBytes: resp.payloadBytes,
             origPackets: orig.packets, respPackets: resp.packets, origIPBytes: orig.ipBytes, respIPBytes: resp.ipBytes,
-            connState: connState, history: String(decoding: history, as: UTF8.self),
+            connState: connState, history: history.text,
             tcpFlagsOrig: isTCP ? orig.flags : nil, tcpFlagsResp: isTCP ? resp.flags : nil,
-            retransPackets: retransPackets, icmpType: icmpType, icmpCode: icmpCode, vlan: vlan, innerVlan: innerVlan,
-            communityID: communityID, final: final, reason: reason, truncated: truncated)
+            retransPackets: retransPackets, icmpType: icmpType, icmpCode: icmpCode, vlan: key.vlan,
+            innerVlan: key.innerVlan, communityID: communityID(seed: communityIDSeed), final: final, reason: reason,
+            truncated: truncated)
     }
+}
+
+/// A flow's history letters, inline. Each letter is recorded at most once per direction and the table records
+/// twelve letters, so a history has at most 25 (with the leading `^`); 32 bytes always hold it.
+struct HistoryLetters {
+    private var storage: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+    private(set) var count = 0
+
+    mutating func append(_ letter: UInt8) {
+        guard count < 32 else { return }
+        let index = count
+        withUnsafeMutableBytes(of: &storage) { $0[index] = letter }
+        count += 1
+    }
+
+    func withLetters<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        withUnsafeBytes(of: storage) { body(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+    }
+
+    var text: String { withLetters { String(decoding: $0, as: UTF8.self) } }
 }
 
 /// The application-layer parsers and pending state of one flow; at most one family is active.

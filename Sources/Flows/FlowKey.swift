@@ -19,6 +19,15 @@ public struct FlowKey: Hashable, Sendable {
     public var proto: UInt8 { UInt8(truncatingIfNeeded: protoAndFamily >> 8) }
     public var lowPort: UInt16 { UInt16(truncatingIfNeeded: portsAndVlans >> 48) }
     public var highPort: UInt16 { UInt16(truncatingIfNeeded: portsAndVlans >> 32) }
+    /// The outer and inner VLAN IDs (12 bits, so 0xFFFF can mean "no tag").
+    public var vlan: UInt16? {
+        let id = UInt16(truncatingIfNeeded: portsAndVlans >> 16)
+        return id == 0xFFFF ? nil : id
+    }
+    public var innerVlan: UInt16? {
+        let id = UInt16(truncatingIfNeeded: portsAndVlans)
+        return id == 0xFFFF ? nil : id
+    }
     public var lowAddress: IPAddress { Self.address(lowHigh, lowLow, v6: protoAndFamily & 1 == 1) }
     public var highAddress: IPAddress { Self.address(highHigh, highLow, v6: protoAndFamily & 1 == 1) }
 

@@ -116,9 +116,7 @@ public final class FlowTable {
         if let existing = found {
             handle = existing
         } else {
-            handle = makeFlow(
-                key: key, packet: packet, source: source, sourcePort: sourcePort, destination: destination,
-                destinationPort: destinationPort, sourceIsLow: sourceIsLow, oneWay: oneWay, ts: ts)
+            handle = makeFlow(key: key, packet: packet, sourceIsLow: sourceIsLow, oneWay: oneWay, ts: ts)
         }
         lastKey = key
         lastFlow = handle
@@ -174,25 +172,14 @@ public final class FlowTable {
     }
 
     private func makeFlow(
-        key: FlowKey, packet: DecodedPacket, source: IPAddress, sourcePort: UInt16, destination: IPAddress,
-        destinationPort: UInt16, sourceIsLow: Bool, oneWay: Bool, ts: Double
+        key: FlowKey, packet: DecodedPacket, sourceIsLow: Bool, oneWay: Bool, ts: Double
     ) -> Unmanaged<Flow> {
         if flows.count >= config.maxFlows { evictIdlest() }
         // The originator sent the first packet, except that a SYN-ACK seen first was answering the other side.
         var flipped = false
         if case .tcp(let tcp) = packet.transport, tcp.flags.contains(.syn), tcp.flags.contains(.ack) { flipped = true }
-        let origIsSource = !flipped
-        let origAddress = origIsSource ? source : destination
-        let origPort = origIsSource ? sourcePort : destinationPort
-        let respAddress = origIsSource ? destination : source
-        let respPort = origIsSource ? destinationPort : sourcePort
-        let communityID = CommunityID.hash(
-            source: origAddress, destination: respAddress, sourcePort: origPort, destinationPort: respPort,
-            proto: key.proto, seed: config.communityIDSeed, oneWay: oneWay)
         let flow = Flow(
-            key: key, uid: uids.next(), origAddress: origAddress, origPort: origPort, respAddress: respAddress,
-            respPort: respPort, origIsLow: origIsSource ? sourceIsLow : !sourceIsLow, vlan: packet.vlan,
-            innerVlan: packet.innerVlan, communityID: communityID, start: ts)
+            key: key, uid: uids.next(), origIsLow: flipped ? !sourceIsLow : sourceIsLow, oneWay: oneWay, start: ts)
         if flipped { flow.history.append(UInt8(ascii: "^")) }
         let handle = Unmanaged.passRetained(flow)
         flows.insert(key, handle)
@@ -537,6 +524,10 @@ public final class FlowTable {
         }
     }
 
+    private func record(_ flow: Flow, final: Bool, reason: String) -> FlowRecord {
+        flow.record(sensor: config.sensor, communityIDSeed: config.communityIDSeed, final: final, reason: reason)
+    }
+
     /// The earlier of `flow`'s idle and active deadlines.
     @inline(__always)
     private func nextDeadline(_ flow: Flow) -> Double {
@@ -578,7 +569,7 @@ public final class FlowTable {
         for entry in interims {
             let flow = entry.flow
             flow.lastExport = now
-            emit(.flow(flow.record(sensor: config.sensor, final: false, reason: "active")))
+            emit(.flow(record(flow, final: false, reason: "active")))
             schedule(flow, after: nowKey)
         }
         expired.sort { $0.start != $1.start ? $0.start < $1.start : $0.position < $1.position }
@@ -621,7 +612,7 @@ public final class FlowTable {
             app.dnsPending.removeAll()
             app.dnsPendingOrder.removeAll()
         }
-        emit(.flow(flow.record(sensor: config.sensor, final: true, reason: reason)))
+        emit(.flow(record(flow, final: true, reason: reason)))
     }
 
     /// Evicts the longest-idle hundredth of the table (at least one flow), emitting each as a final record, idlest

@@ -10,9 +10,8 @@ struct FlowIndexTests {
             source: .v4(0x0A00_0000 | UInt32(number)), sourcePort: UInt16(truncatingIfNeeded: 1024 + number),
             destination: .v4(0x0A00_0001), destinationPort: 80, proto: IPProtocol.tcp, vlan: nil, innerVlan: nil)
         return Flow(
-            key: key, uid: "C\(number)", origAddress: key.lowAddress, origPort: key.lowPort,
-            respAddress: key.highAddress, respPort: key.highPort, origIsLow: true, vlan: nil, innerVlan: nil,
-            communityID: "", start: Double(number))
+            key: key, uid: FlowUID(first: UInt64(number), second: 0), origIsLow: true, oneWay: false,
+            start: Double(number))
     }
 
     @Test("finds every flow through growth and removals (backward shifts) in any order", arguments: [1, 2, 3])
@@ -49,9 +48,7 @@ struct FlowIndexTests {
         let (key, _) = FlowKey.make(
             source: .v4(1), sourcePort: 1, destination: .v4(2), destinationPort: 2, proto: IPProtocol.tcp, vlan: nil,
             innerVlan: nil)
-        let owner = Flow(
-            key: key, uid: "C", origAddress: key.lowAddress, origPort: key.lowPort, respAddress: key.highAddress,
-            respPort: key.highPort, origIsLow: true, vlan: nil, innerVlan: nil, communityID: "", start: 0)
+        let owner = Flow(key: key, uid: FlowUID(first: 0, second: 0), origIsLow: true, oneWay: false, start: 0)
         let flow = Unmanaged.passUnretained(owner)
         for size in [count + 1, 500, 1000] {
             var items = (0..<size).map { position in
