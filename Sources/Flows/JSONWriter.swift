@@ -69,6 +69,18 @@ public struct JSONObjectWriter {
         out += "}"
     }
 
+    /// An array of objects, each made with a writer of its own.
+    public mutating func objects(_ name: String, _ values: [JSONObjectWriter]) {
+        key(name)
+        out += "["
+        for (i, value) in values.enumerated() {
+            if i > 0 { out += "," }
+            var object = value
+            out += object.finish()
+        }
+        out += "]"
+    }
+
     public mutating func finish() -> String {
         out += "}"
         return out

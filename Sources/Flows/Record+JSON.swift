@@ -109,6 +109,20 @@ extension Record {
             json.int("records_dropped", r.recordsDropped)
             json.int("spool_bytes", r.spoolBytes)
             json.counters("weird", r.weird.keys.sorted().map { ($0, r.weird[$0] ?? 0) })
+            if !r.workers.isEmpty {
+                json.objects(
+                    "workers",
+                    r.workers.map { worker in
+                        var object = JSONObjectWriter(capacity: 160)
+                        object.int("worker", worker.worker)
+                        object.int("packets_received", worker.packetsReceived)
+                        object.int("kernel_received", worker.kernelReceived)
+                        object.int("packets_dropped_kernel", worker.packetsDroppedKernel)
+                        object.int("packets_dropped_interface", worker.packetsDroppedInterface)
+                        object.int("discarded_before_join", worker.discardedBeforeJoin)
+                        return object
+                    })
+            }
             json.bool("final", r.final)
         }
         return json.finish()

@@ -307,6 +307,9 @@ public struct StatsRecord: Hashable, Sendable {
     /// Problem counters by stable name (`ipv4.truncated`, `dns.pointer_loop`, …), like Zeek's weird.log.
     public var weird: [String: UInt64]
     public var final: Bool
+    /// Each capture worker's counters when a live capture runs several (`--workers N`); the fields above are their
+    /// sums. Empty with one worker. (JSON only: the wire and the store carry the sums.)
+    public var workers: [WorkerStats] = []
 
     public init(
         ts: Double, sensor: String, source: String, packetsReceived: UInt64, packetsDroppedKernel: UInt64?,
@@ -335,6 +338,31 @@ public struct StatsRecord: Hashable, Sendable {
         self.spoolBytes = spoolBytes
         self.weird = weird
         self.final = final
+    }
+}
+
+/// One capture worker's counters: the packets it processed, and its socket's kernel counters since every worker
+/// joined the fanout group.
+public struct WorkerStats: Hashable, Sendable {
+    public var worker: Int
+    public var packetsReceived: UInt64
+    /// What the kernel queued to this worker's socket, and dropped there (pcap_stats).
+    public var kernelReceived: UInt64?
+    public var packetsDroppedKernel: UInt64?
+    public var packetsDroppedInterface: UInt64?
+    /// Packets stamped before the group was complete, discarded (another worker's socket may have them too).
+    public var discardedBeforeJoin: UInt64
+
+    public init(
+        worker: Int, packetsReceived: UInt64, kernelReceived: UInt64?, packetsDroppedKernel: UInt64?,
+        packetsDroppedInterface: UInt64?, discardedBeforeJoin: UInt64
+    ) {
+        self.worker = worker
+        self.packetsReceived = packetsReceived
+        self.kernelReceived = kernelReceived
+        self.packetsDroppedKernel = packetsDroppedKernel
+        self.packetsDroppedInterface = packetsDroppedInterface
+        self.discardedBeforeJoin = discardedBeforeJoin
     }
 }
 
