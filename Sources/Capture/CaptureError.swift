@@ -9,6 +9,8 @@ public enum CaptureError: Error, Sendable, Hashable, CustomStringConvertible {
     case badFilter(expression: String, reason: String)
     case unsupportedLinkType(source: String, linkType: Int32, name: String)
     case readFailed(source: String, reason: String)
+    /// The kernel would not join a live handle to a `PACKET_FANOUT` group (`--workers N` above 1).
+    case fanoutRefused(interface: String, reason: String)
 
     public var description: String {
         switch self {
@@ -31,6 +33,9 @@ public enum CaptureError: Error, Sendable, Hashable, CustomStringConvertible {
             return "\(source): unsupported link type \(linkType) (\(name))"
         case .readFailed(let source, let reason):
             return "\(source): read error: \(reason)"
+        case .fanoutRefused(let interface, let reason):
+            return "interface \(interface): the kernel refused PACKET_FANOUT for --workers (\(reason)); "
+                + "use --workers 1"
         }
     }
 }

@@ -77,6 +77,8 @@ public final class PcapHandle: @unchecked Sendable {
     public let linkTypeValue: Int32
     /// The stdio buffer of an offline handle's file, freed after `pcap_close` has closed the file.
     private let fileBuffer: UnsafeMutableRawPointer?
+    /// What `counters()` subtracts (set by `resetCounters()`).
+    private var countersBaseline: CaptureCounters?
 
     /// Bytes of stdio buffer for a capture file. libpcap reads a file with two `fread`s a packet (record header,
     /// then data) through stdio's default buffer of one block (4 KiB), so a 1 GB capture costs 250,000 `read` calls;
@@ -235,14 +237,96 @@ public final class PcapHandle: @unchecked Sendable {
     /// Makes a blocked `next` return `.interrupted`; safe to call from another thread or a signal handler.
     public func breakLoop() { pcap_breakloop(handle) }
 
-    /// Kernel and interface drop counters of a live capture; nil for files.
+    /// Kernel and interface drop counters of a live capture (since `resetCounters()`, if called); nil for files.
     public func counters() -> CaptureCounters? {
         guard isLive else { return nil }
         var stats = pcap_stat()
         guard pcap_stats(handle, &stats) == 0 else { return nil }
-        return CaptureCounters(
+        var counters = CaptureCounters(
             received: UInt64(stats.ps_recv), droppedByKernel: UInt64(stats.ps_drop),
             droppedByInterface: UInt64(stats.ps_ifdrop))
+        if let baseline = countersBaseline {
+            // libpcap's counters are 32-bit on some platforms and wrap; subtract modulo 2^32 when they did.
+            counters.received = Self.since(baseline.received, counters.received)
+            counters.droppedByKernel = Self.since(baseline.droppedByKernel, counters.droppedByKernel)
+            counters.droppedByInterface = Self.since(baseline.droppedByInterface, counters.droppedByInterface)
+        }
+        return counters
+    }
+
+    /// Makes `counters()` count from now: a fanout worker's socket received every packet of the interface until
+    /// the group was complete, and those packets are not its share.
+    public func resetCounters() {
+        countersBaseline = nil
+        countersBaseline = counters()
+    }
+
+    private static func since(_ start: UInt64, _ now: UInt64) -> UInt64 {
+        now >= start ? now - start : (now &+ (1 << 32)) &- start
+    }
+
+    // MARK: Fanout (Linux PACKET_FANOUT, linux/if_packet.h)
+
+    /// `SOL_PACKET`, `PACKET_FANOUT` and its mode and flags (linux/if_packet.h; Linux 3.1, the flags 4.3).
+    enum PacketFanout {
+        static let level: Int32 = 263
+        static let option: Int32 = 18
+        /// `PACKET_FANOUT_HASH`: the socket is chosen by the kernel's flow hash of the packet.
+        static let hash: UInt32 = 0
+        /// `PACKET_FANOUT_FLAG_UNIQUEID`: with group id 0, the kernel picks an id no other group uses.
+        static let flagUniqueID: UInt32 = 0x2000
+        /// `PACKET_FANOUT_FLAG_DEFRAG`: IP fragments are reassembled before hashing (their later fragments have
+        /// no ports, so they would hash apart from the first).
+        static let flagDefrag: UInt32 = 0x8000
+    }
+
+    /// Joins this live handle's socket to a `PACKET_FANOUT` group in hash mode with defragmentation, so the
+    /// kernel spreads the interface's packets over the group's sockets by flow. `group` nil makes a new group
+    /// whose id the kernel picks unique in the network namespace (so two sensors on one interface never share a
+    /// group by accident); the other handles then join with the returned id. Call after activation (the socket must
+    /// be bound); libpcap's memory-mapped ring (TPACKET_V3) is per socket and unaffected.
+    ///
+    /// The kernel's `PACKET_FANOUT_HASH` is `__skb_get_hash_symmetric` (net/packet/af_packet.c): the flow
+    /// dissector's addresses and ports, each pair put in a fixed order before hashing, so both directions of a TCP
+    /// or UDP conversation, and an ICMP echo and its reply, reach the same socket. Checked on Linux 6.18 (lo in a
+    /// namespace, 2 and 4 sockets, TCP, UDP and ICMP echo over IPv4 and IPv6 between two addresses: no flow on two
+    /// sockets; Tests/SensorTests/FanoutTests.swift checks it through the sensor). An ICMP error is hashed on its
+    /// own header (its two addresses), not on the flow it quotes, so with N workers it reaches that flow's worker
+    /// only one time in N; elsewhere it becomes an ICMP flow of its own.
+    public func joinFanout(group: UInt16?) throws(CaptureError) -> UInt16 {
+        let descriptor = pcap_fileno(handle)
+        let mode = PacketFanout.hash | PacketFanout.flagDefrag
+        var joined = group ?? 0
+        var failure: Int32
+        if let group {
+            failure = setFanout(descriptor, UInt32(group) | mode << 16)
+        } else {
+            failure = setFanout(descriptor, (mode | PacketFanout.flagUniqueID) << 16)
+            if failure == EINVAL {
+                // A kernel without unique ids (before 4.3) refuses the flag: an id from the process id instead.
+                joined = UInt16(truncatingIfNeeded: getpid())
+                failure = setFanout(descriptor, UInt32(joined) | mode << 16)
+            } else if failure == 0 {
+                var value: UInt32 = 0
+                var length = socklen_t(MemoryLayout<UInt32>.size)
+                if getsockopt(descriptor, PacketFanout.level, PacketFanout.option, &value, &length) != 0 {
+                    failure = errno
+                }
+                joined = UInt16(truncatingIfNeeded: value)
+            }
+        }
+        guard failure == 0 else {
+            throw .fanoutRefused(interface: source, reason: String(cString: strerror(failure)))
+        }
+        return joined
+    }
+
+    /// `setsockopt(PACKET_FANOUT)`: 0, or the errno.
+    private func setFanout(_ descriptor: Int32, _ argument: UInt32) -> Int32 {
+        var value = argument
+        let status = setsockopt(
+            descriptor, PacketFanout.level, PacketFanout.option, &value, socklen_t(MemoryLayout<UInt32>.size))
+        return status == 0 ? 0 : errno
     }
 
     static func text(_ buffer: [CChar]) -> String {

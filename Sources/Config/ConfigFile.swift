@@ -120,7 +120,7 @@ public enum ConfigValue: Hashable, Sendable {
         }
     }
 
-    var typeName: String {
+    public var typeName: String {
         switch self {
         case .int: return "an integer"
         case .double: return "a number"
@@ -370,6 +370,13 @@ public struct ConfigSection: Sendable {
         }
         return try strings(key, default: [])
     }
+
+    /// The key's value whatever its type, nil when absent: for a key that takes more than one type, such as
+    /// `workers = 4` or `workers = "auto"`; `error(_:_:)` then names the key and its line.
+    public mutating func value(_ key: String) -> ConfigValue? { entry(key) }
+
+    /// An error about `key`'s value, with the file, the key's line and the section.
+    public func error(_ key: String, _ message: String) -> ConfigError { failure(key, message) }
 
     /// Fails on a key that no getter read (misspelt or unknown).
     public func checkUsed() throws(ConfigError) {

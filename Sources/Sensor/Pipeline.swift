@@ -35,6 +35,9 @@ public struct CaptureOptions: Sendable {
     public var live = LiveOptions()
     /// Seconds of packet time between `stats` records (a final one is always written).
     public var statsInterval: Double = 60
+    /// Live capture: handles in one `PACKET_FANOUT` group, each with its own decode and flow table
+    /// (`FanoutPipeline`). Files are always read by one.
+    public var workers = 1
     public init() {}
 }
 
@@ -70,7 +73,16 @@ public final class SensorPipeline {
     private var truncatedPackets: UInt64 = 0
     private var nextStats: Double?
     private var source = ""
-    private var liveCounters: CaptureCounters?
+    /// The kernel's counters of the live handle, as last read.
+    private(set) var liveCounters: CaptureCounters?
+    /// A fanout worker's: packets stamped before this time (wall clock) reached its socket before it joined the
+    /// group, and the group has them too; they are discarded (counted apart). Nil once none can follow.
+    var discardBefore: Double?
+    private(set) var discardedBeforeJoin: UInt64 = 0
+    /// A fanout worker's: runs after each batch (and idle notice) is processed.
+    var onBatch: (() -> Void)?
+    /// What the capture reader polls to stop; a fanout worker's also stops when another worker failed.
+    var shouldStop: @Sendable () -> Bool = SensorPipeline.stopFlag
     /// Runs once the capture is open (files opened, or the interface opened with its filter), before the first
     /// packet: where the sensor drops its privileges.
     public var onCaptureOpened: (() throws -> Void)?
@@ -102,7 +114,7 @@ public final class SensorPipeline {
         try onCaptureOpened?()
         let started = CaptureClock.monotonicSeconds()
         source = options.files.joined(separator: ",")
-        try consume(CaptureReader(handles: handles.map(\.0), live: false, shouldStop: Self.stopFlag)) { index in
+        try consume(CaptureReader(handles: handles.map(\.0), live: false, shouldStop: shouldStop)) { index in
             handles[index].1
         }
         finish()
@@ -122,11 +134,16 @@ public final class SensorPipeline {
         }
         try handle.setNonBlocking()
         try onCaptureOpened?()
-        source = interface
+        return try runLive(handle, linkType: linkType)
+    }
+
+    /// Captures from `handle`, opened and filtered, until a stop; then flushes every open flow.
+    func runLive(_ handle: PcapHandle, linkType: LinkType) throws -> RunSummary {
+        source = handle.source
         let started = CaptureClock.monotonicSeconds()
         let reader = CaptureReader(
             handles: [handle], live: true, idleMilliseconds: options.live.readTimeoutMilliseconds,
-            shouldStop: Self.stopFlag)
+            shouldStop: shouldStop)
         try consume(reader) { _ in linkType }
         finish()
         summary.seconds = CaptureClock.monotonicSeconds() - started
@@ -134,7 +151,7 @@ public final class SensorPipeline {
         return summary
     }
 
-    private static let stopFlag: @Sendable () -> Bool = { stopRequested.load(ordering: .relaxed) }
+    static let stopFlag: @Sendable () -> Bool = { stopRequested.load(ordering: .relaxed) }
 
     /// Runs the packets `reader` reads (on its own thread) through the pipeline on this thread, until the reader's
     /// last batch. `linkType` gives the link type of each source.
@@ -146,7 +163,11 @@ public final class SensorPipeline {
             let batch = reader.next()
             if batch.count > 0 {
                 let type = linkType(batch.source)
-                for index in 0..<batch.count { handle(batch[index], linkType: type) }
+                if let cutoff = discardBefore {
+                    handleAfterJoin(batch, linkType: type, cutoff: cutoff)
+                } else {
+                    for index in 0..<batch.count { handle(batch[index], linkType: type) }
+                }
             }
             if let counters = batch.counters { liveCounters = counters }
             let event = batch.event
@@ -170,6 +191,7 @@ public final class SensorPipeline {
             case .failed(let error):
                 throw error
             }
+            onBatch?()
             if options.interface != nil {
                 // Buffered output once a second at most.
                 let clock = CaptureClock.monotonicSeconds()
@@ -178,6 +200,22 @@ public final class SensorPipeline {
                     sink.flush()
                 }
             }
+        }
+    }
+
+    /// A fanout worker's first batches: packets stamped before `cutoff` are discarded. The kernel stamps a packet
+    /// when it queues it to the socket, so what the socket received before it joined the group is stamped before
+    /// `cutoff`; a packet stamped a second after it shows that the ring (filled in order) holds no more of those.
+    private func handleAfterJoin(_ batch: PacketBatch, linkType: LinkType, cutoff: Double) {
+        for index in 0..<batch.count {
+            let packet = batch[index]
+            let ts = packet.timestamp
+            if ts < cutoff {
+                discardedBeforeJoin += 1
+                continue
+            }
+            if ts >= cutoff + 1 { discardBefore = nil }
+            handle(packet, linkType: linkType)
         }
     }
 

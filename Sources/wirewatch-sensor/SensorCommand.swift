@@ -101,8 +101,15 @@ struct SensorCommand: ParsableCommand {
     @Flag(name: .customLong("no-promisc"), help: "Live capture: do not put the interface in promiscuous mode.")
     var noPromiscuous = false
 
-    @Option(name: .customLong("buffer-size"), help: "Live capture: kernel buffer size in MiB.")
+    @Option(name: .customLong("buffer-size"), help: "Live capture: kernel buffer size in MiB (each worker's).")
     var bufferSizeMiB: Int32?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Live capture: workers in one packet fanout group, each with its own flow table: 1-64, or 'auto' "
+                + "(the cores less one). Default 1.", valueName: "n|auto"))
+    var workers: String?
 
     @Option(name: .customLong("active-timeout"), help: "Seconds after which a long flow emits an interim record.")
     var activeTimeout: Double = 60
@@ -154,6 +161,14 @@ struct SensorCommand: ParsableCommand {
         }
         if interface != nil && !read.isEmpty {
             throw ValidationError("--interface and --read exclude each other")
+        }
+        if let workers {
+            let count: WorkerCount
+            do { count = try WorkerCount(parsing: workers) } catch { throw ValidationError("--workers: \(error)") }
+            if !read.isEmpty && count != .count(1) {
+                throw ValidationError(
+                    "--workers is for live capture (--interface); --read files are read by one worker")
+            }
         }
         if let collector {
             if emit != nil { throw ValidationError("--emit is for running without --collector") }
@@ -208,9 +223,14 @@ struct SensorCommand: ParsableCommand {
         let filePromiscuous = try section.bool("promiscuous")
         let fileBuffer = try section.int("buffer-mb", in: 1...4096)
         let fileUser = try section.string("user")
+        let fileWorkers = try Self.workers(in: &section)
         try section.checkUsed()
         // A file naming an interface does not turn `--read FILE` runs into live ones.
-        if read.isEmpty { interface = interface ?? fileInterface }
+        if read.isEmpty {
+            interface = interface ?? fileInterface
+            // Likewise, the file's workers apply to live runs only.
+            workers = workers ?? fileWorkers?.description
+        }
         filter = filter ?? fileFilter
         name = name ?? fileName
         collector = collector ?? fileCollector
@@ -225,6 +245,26 @@ struct SensorCommand: ParsableCommand {
         if filePromiscuous == false { noPromiscuous = true }
         bufferSizeMiB = bufferSizeMiB ?? fileBuffer.map { Int32($0) }
         user = user ?? fileUser
+    }
+
+    /// `[sensor] workers`: a number (`workers = 4`) or `workers = "auto"`.
+    static func workers(in section: inout ConfigSection) throws -> WorkerCount? {
+        guard let value = section.value("workers") else { return nil }
+        do throws(WorkerCountError) {
+            switch value {
+            case .int(let number): return try WorkerCount(Int(clamping: number))
+            case .string(let text): return try WorkerCount(parsing: text)
+            default: throw WorkerCountError.expected(found: value.typeName)
+            }
+        } catch {
+            throw section.error("workers", error.description)
+        }
+    }
+
+    /// The number of live capture workers (`--workers`, validated), with `auto` resolved on this machine.
+    func workerCount() -> Int {
+        guard interface != nil, let workers, let count = try? WorkerCount(parsing: workers) else { return 1 }
+        return count.resolved(cores: ProcessInfo.processInfo.activeProcessorCount)
     }
 
     /// HOST:PORT or [IPv6]:PORT.
@@ -256,6 +296,7 @@ struct SensorCommand: ParsableCommand {
         options.live.snaplen = snaplen ?? 262_144
         options.live.promiscuous = !noPromiscuous
         options.live.bufferSize = bufferSizeMiB.map { $0 * 1024 * 1024 }
+        options.workers = workerCount()
         return options
     }
 
@@ -295,9 +336,7 @@ struct SensorCommand: ParsableCommand {
         case .jsonl: sink = try JSONLinesSink(path: output)
         case .none: sink = counter
         }
-        let pipeline = SensorPipeline(options: captureOptions(), flow: flowConfig(), sink: sink)
-        pipeline.onCaptureOpened = dropPrivileges
-        let summary = interface != nil ? try pipeline.runLive() : try pipeline.runFiles()
+        let summary = try runPipeline(flow: flowConfig(), sink: sink)
         for warning in summary.warnings { printError(warning.description) }
         if mode == .none {
             print(Self.summaryText(summary, counts: counter.counts, sources: read.isEmpty ? [interface ?? ""] : read))
@@ -323,10 +362,8 @@ struct SensorCommand: ParsableCommand {
         batching.maxRecords = batchRecords
         batching.maxBytes = (1 << 20) - 64
         let sink = ShippingSink(spool: spool, options: batching) { client.batchesAppended() }
-        let pipeline = SensorPipeline(options: captureOptions(), flow: flowConfig(sensorName: certified), sink: sink)
-        pipeline.onCaptureOpened = dropPrivileges
         client.start()
-        let summary = interface != nil ? try pipeline.runLive() : try pipeline.runFiles()
+        let summary = try runPipeline(flow: flowConfig(sensorName: certified), sink: sink)
         for warning in summary.warnings { printError(warning.description) }
         if spool.pendingBatches > 0 {
             printError(
@@ -348,6 +385,24 @@ struct SensorCommand: ParsableCommand {
                 message: "\(spool.pendingBatches) batches (\(spool.pendingRecords) records) not acknowledged by "
                     + "\(collector) (\(problem ?? "no answer")); \(whereTo)")
         }
+    }
+
+    /// Reads the files, or captures live with one pipeline or, with `--workers` above 1, with several behind one
+    /// fanout group; every record goes to `sink`.
+    func runPipeline(flow: FlowConfig, sink: any RecordSink) throws -> RunSummary {
+        let options = captureOptions()
+        guard options.workers > 1 else {
+            let pipeline = SensorPipeline(options: options, flow: flow, sink: sink)
+            pipeline.onCaptureOpened = dropPrivileges
+            return interface != nil ? try pipeline.runLive() : try pipeline.runFiles()
+        }
+        #if canImport(Glibc)
+            // Each worker's thread allocates its new flows: an arena each (see `main`), not one they contend for.
+            mallopt(M_ARENA_MAX, Int32(options.workers + 1))
+        #endif
+        let fanout = FanoutPipeline(options: options, flow: flow, sink: sink)
+        fanout.onCaptureOpened = dropPrivileges
+        return try fanout.run()
     }
 
     /// `--user`: once the capture is open.
