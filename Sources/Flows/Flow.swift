@@ -43,8 +43,10 @@ final class Flow {
     var service: String?
     var closing = false
     var truncated = false
-    /// The `FlowTimers` bucket holding this flow's entry, or `Flow.noTimer` once the flow is finished (or is being).
+    /// The `FlowTimers` bucket holding this flow, or `Flow.noTimer` while it is in none; and its neighbours there.
     var timerKey = Flow.noTimer
+    var timerPrev: Unmanaged<Flow>?
+    var timerNext: Unmanaged<Flow>?
     static let noTimer = Int.min
 
     // Application layer state lives in a separate object, allocated only for flows that carry DNS, HTTP or

@@ -14,8 +14,8 @@ public final class FlowTable {
     private var nextSweep: Double = 0
     /// Each flow's next idle or active deadline; a sweep looks only at flows whose deadline has come.
     private var timers = FlowTimers()
-    /// The entries a sweep took from `timers`, kept between sweeps for its storage.
-    private var due: [(flow: Unmanaged<Flow>, key: Int)] = []
+    /// The flows a sweep took from `timers`, kept between sweeps for its storage.
+    private var due: [Unmanaged<Flow>] = []
     private var series: SeriesAccumulator
     /// Consecutive packets usually belong to one flow: the last one found skips the hash lookup.
     private var lastKey: FlowKey?
@@ -216,7 +216,10 @@ public final class FlowTable {
         if (fin || rst) && !flow.closing {
             flow.closing = true
             // The closed timeout is shorter than the idle one: file the flow again if that brings its deadline on.
-            if FlowTimers.key(of: nextDeadline(flow)) < flow.timerKey { schedule(flow, after: Int.min) }
+            if FlowTimers.key(of: nextDeadline(flow)) < flow.timerKey {
+                timers.remove(flow)
+                schedule(flow, after: Int.min)
+            }
         }
 
         // Endpoint state and sequence tracking, in place (the two endpoints are distinct stored properties).
@@ -537,9 +540,7 @@ public final class FlowTable {
     /// Files `flow` under its next deadline, or under the first bucket after `after` if that is later (a sweep
     /// files the flows it looked at too early after the buckets it takes).
     private func schedule(_ flow: Flow, after: Int) {
-        let key = max(FlowTimers.key(of: nextDeadline(flow)), after &+ 1)
-        flow.timerKey = key
-        timers.file(flow, under: key)
+        timers.file(flow, under: max(FlowTimers.key(of: nextDeadline(flow)), after &+ 1))
     }
 
     /// Expires what is due at `now`, deciding each flow as a walk over the whole table would: idle flows end, the
@@ -551,20 +552,17 @@ public final class FlowTable {
         guard !due.isEmpty else { return }
         var expired: [(start: Double, position: Int, flow: Flow)] = []
         var interims: [(position: Int, flow: Flow)] = []
-        for entry in due {
-            let flow = entry.flow.takeUnretainedValue()
-            // A finished flow, or an entry left behind when the flow was filed earlier.
-            guard flow.timerKey == entry.key else { continue }
+        for handle in due {
+            let flow = handle.takeUnretainedValue()
             if now - flow.last >= idleTimeout(flow) {
-                flow.timerKey = Flow.noTimer
                 expired.append((flow.start, flows.position(of: flow.key) ?? 0, flow))
             } else if now - flow.lastExport >= config.activeTimeout {
-                flow.timerKey = Flow.noTimer
                 interims.append((flows.position(of: flow.key) ?? 0, flow))
             } else {
                 schedule(flow, after: nowKey)
             }
         }
+        due.removeAll(keepingCapacity: true)
         interims.sort { $0.position < $1.position }
         for entry in interims {
             let flow = entry.flow
@@ -583,12 +581,10 @@ public final class FlowTable {
             }
             finish(flow, reason: reason)
         }
-        for entry in due { entry.flow.release() }
-        due.removeAll(keepingCapacity: true)
     }
 
     private func finish(_ flow: Flow, reason: String) {
-        flow.timerKey = Flow.noTimer
+        timers.remove(flow)
         // The caller holds its own reference to `flow`, so releasing the table's one here is safe.
         flows.remove(flow.key)?.release()
         if let last = lastFlow, last.toOpaque() == Unmanaged.passUnretained(flow).toOpaque() {

@@ -1,32 +1,31 @@
 /// When each flow must next be looked at: the flow table's idle and active timeouts without a walk over the table.
 ///
-/// Each flow has one entry, filed under the earlier of its idle and active deadlines rounded down to a sixteenth of
-/// a second (a bucket). A sweep takes the buckets whose time has come and decides each flow with the same test the
-/// whole-table walk made; a flow that turns out not to be due yet (a later packet moved its idle deadline, or the
-/// sweep fell in the sixteenth before its deadline) is filed again under its new deadline. So a packet costs no timer
-/// work at all, and an expiry costs a few filings amortised, whatever the number of open flows. This is the lazy
-/// re-check of a timer wheel (Zeek's timer manager and the Linux kernel's timer wheel re-arm the same way); the
-/// buckets live in a dictionary with a heap of their times, so a jump of a year in packet time costs one heap pop
-/// per bucket that exists, not one per second skipped.
+/// Each flow is filed under the earlier of its idle and active deadlines rounded down to a sixteenth of a second (a
+/// bucket). A sweep takes the buckets whose time has come and decides each flow with the same test the whole-table
+/// walk made; a flow that turns out not to be due yet (a later packet moved its idle deadline, or the sweep fell in
+/// the sixteenth before its deadline) is filed again under its new deadline. So a packet costs no timer work at
+/// all, and an expiry costs a few filings amortised, whatever the number of open flows. This is the lazy re-check of
+/// a timer wheel (Zeek's timer manager and the Linux kernel's timer wheel re-arm the same way); the buckets live in a
+/// dictionary with a heap of their times, so a jump of a year in packet time costs one heap pop per bucket that
+/// exists, not one per second skipped.
 ///
-/// Entries retain their flow: a flow finished some other way (end of capture, a new SYN on a closed 5-tuple,
-/// eviction) marks itself with `Flow.noTimer` and its entry is dropped when its bucket comes up. A flow's entry is
-/// the one whose bucket equals the flow's `timerKey`; an entry left behind when a FIN or RST shortened the idle
-/// deadline and the flow was filed earlier is stale and dropped when met. Not thread-safe, like the table.
+/// A bucket is a doubly linked list through the flows themselves (`timerPrev`, `timerNext`): filing allocates
+/// nothing, and a flow that ends some other way (a new SYN on a closed 5-tuple, eviction, a FIN that brings its
+/// deadline on) leaves its bucket in constant time. The lists do not retain the flows; the table does, and takes a
+/// flow out before it lets it go. Not thread-safe, like the table.
 struct FlowTimers {
     /// Buckets per second of packet time. Finer buckets make a sweep look at fewer flows that are not yet due.
     static let bucketsPerSecond = 16.0
 
-    private var buckets: [Int: [Unmanaged<Flow>]] = [:]
-    /// The keys of `buckets`, smallest first.
+    /// The first flow of each non-empty bucket.
+    private var heads: [Int: Unmanaged<Flow>] = [:]
+    /// The keys of buckets, smallest first; a key whose bucket emptied stays until its time and is then skipped.
     private var keys = IntMinHeap()
-    /// Emptied bucket arrays kept for reuse, so filing does not allocate in the steady state.
-    private var spare: [[Unmanaged<Flow>]] = []
-    /// Entries held, including stale ones.
+    /// Flows filed.
     private(set) var count = 0
 
     /// The bucket of a deadline, rounded down past the floating-point error of computing it, so that a flow whose
-    /// deadline test (`now - last >= timeout`) passes is always in a bucket no later than `key(of: now)`.
+    /// deadline test (`now - last >= timeout`) passes is always in a bucket no later than `key(ofNow: now)`.
     @inline(__always)
     static func key(of deadline: Double) -> Int {
         let scaled = (deadline - (abs(deadline) * 0x1p-40 + 0x1p-20)) * bucketsPerSecond
@@ -45,36 +44,62 @@ struct FlowTimers {
         return Int(scaled.rounded(.down))
     }
 
-    /// Files `flow` under `key` (the caller sets the flow's `timerKey` to it).
+    /// Files `flow`, which is in no bucket, under `key`.
     mutating func file(_ flow: Flow, under key: Int) {
-        let handle = Unmanaged.passRetained(flow)
+        let handle = Unmanaged.passUnretained(flow)
+        flow.timerKey = key
+        flow.timerPrev = nil
+        if let head = heads[key] {
+            flow.timerNext = head
+            head._withUnsafeGuaranteedRef { $0.timerPrev = handle }
+        } else {
+            flow.timerNext = nil
+            keys.push(key)
+        }
+        heads[key] = handle
         count += 1
-        if buckets[key]?.append(handle) != nil { return }
-        var bucket = spare.popLast() ?? []
-        bucket.append(handle)
-        buckets[key] = bucket
-        keys.push(key)
     }
 
-    /// Moves every entry in a bucket whose key is at most `key` into `due`, earliest bucket first, each with the key
-    /// it was filed under. The entries keep their retain; the caller releases each once it is done with it.
-    mutating func takeDue(upTo key: Int, into due: inout [(flow: Unmanaged<Flow>, key: Int)]) {
+    /// Takes `flow` out of its bucket, if it is in one.
+    mutating func remove(_ flow: Flow) {
+        guard flow.timerKey != Flow.noTimer else { return }
+        let next = flow.timerNext
+        if let previous = flow.timerPrev {
+            previous._withUnsafeGuaranteedRef { $0.timerNext = next }
+        } else if let next {
+            heads[flow.timerKey] = next
+        } else {
+            heads.removeValue(forKey: flow.timerKey)
+        }
+        next?._withUnsafeGuaranteedRef { $0.timerPrev = flow.timerPrev }
+        flow.timerKey = Flow.noTimer
+        flow.timerPrev = nil
+        flow.timerNext = nil
+        count -= 1
+    }
+
+    /// Empties every bucket whose key is at most `key` into `due`, earliest bucket first. The flows taken are in no
+    /// bucket afterwards (`timerKey` is `Flow.noTimer`).
+    mutating func takeDue(upTo key: Int, into due: inout [Unmanaged<Flow>]) {
         while let next = keys.min, next <= key {
             keys.popMin()
-            guard var bucket = buckets.removeValue(forKey: next) else { continue }
-            count -= bucket.count
-            for handle in bucket { due.append((handle, next)) }
-            bucket.removeAll(keepingCapacity: true)
-            if spare.count < 64 && bucket.capacity <= 4096 { spare.append(bucket) }
+            var cursor = heads.removeValue(forKey: next)
+            while let handle = cursor {
+                handle._withUnsafeGuaranteedRef { flow in
+                    cursor = flow.timerNext
+                    flow.timerKey = Flow.noTimer
+                    flow.timerPrev = nil
+                    flow.timerNext = nil
+                }
+                due.append(handle)
+                count -= 1
+            }
         }
     }
 
-    /// Drops every entry.
+    /// Forgets every bucket (the flows are being let go all at once).
     mutating func removeAll() {
-        for bucket in buckets.values {
-            for handle in bucket { handle.release() }
-        }
-        buckets.removeAll()
+        heads.removeAll()
         keys = IntMinHeap()
         count = 0
     }
