@@ -181,6 +181,14 @@ final class SensorConnection: ChannelInboundHandler {
 
     private func process(_ frame: ByteBuffer, context: ChannelHandlerContext) {
         if case .closed = state { return }
+        // Batches, nearly every frame, straight from the bytes to records; the rest (and whatever that reader leaves
+        // to swift-protobuf) below.
+        if case .streaming(let name) = state, let batch = BatchFrame.decode(frame, sensor: name) {
+            let frameBytes = WireProtocol.lengthPrefixBytes + frame.readableBytes
+            metrics.received(frameBytes: frameBytes)
+            store(batch, frameBytes: frameBytes, from: name, context: context)
+            return
+        }
         let envelope: Wirewatch_V1_Envelope
         do {
             envelope = try EnvelopeCodec.decode(frame)
@@ -194,7 +202,10 @@ final class SensorConnection: ChannelInboundHandler {
         case (.streaming(let name), .batch(let batch)):
             let frameBytes = WireProtocol.lengthPrefixBytes + frame.readableBytes
             metrics.received(frameBytes: frameBytes)
-            store(batch, frameBytes: frameBytes, from: name, context: context)
+            let (records, refused) = batch.recordsAndRefusals(sensor: name)
+            store(
+                BatchFrame.Decoded(sequence: batch.sequence, records: records, refused: refused),
+                frameBytes: frameBytes, from: name, context: context)
         case (.streaming(let name), .heartbeat):
             presence?(name, false)
             var answer = Wirewatch_V1_Envelope()
@@ -342,7 +353,7 @@ final class SensorConnection: ChannelInboundHandler {
     }
 
     private func store(
-        _ batch: Wirewatch_V1_RecordBatch, frameBytes: Int, from name: String, context: ChannelHandlerContext
+        _ batch: BatchFrame.Decoded, frameBytes: Int, from name: String, context: ChannelHandlerContext
     ) {
         guard batch.sequence > 0 else {
             refuse(context: context, code: .badFrame, reason: "batch without a sequence number")
@@ -361,7 +372,7 @@ final class SensorConnection: ChannelInboundHandler {
             )
             return
         }
-        let (records, impossible) = batch.recordsAndRefusals(sensor: name)
+        let (records, impossible) = (batch.records, batch.refused)
         if !impossible.isEmpty { dropped(impossible, batch: batch.sequence, sensor: name) }
         let sequence = batch.sequence
         highestSequence = max(highestSequence, sequence)

@@ -28,17 +28,8 @@ enum Micros {
 extension IPAddress {
     /// An address from its 4 or 16 network-order bytes.
     init?(wireBytes data: Data) {
-        let bytes = [UInt8](data)
-        switch bytes.count {
-        case 4:
-            self = .v4(bytes.reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
-        case 16:
-            let high = bytes[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-            let low = bytes[8..<16].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-            self = .v6(high, low)
-        default:
-            return nil
-        }
+        guard let address = data.withUnsafeBytes({ WireAddressBytes($0).address }) else { return nil }
+        self = address
     }
 }
 
@@ -52,15 +43,19 @@ extension ConnID {
         return id
     }
 
-    init(message id: Wirewatch_V1_ConnId, field: String) throws(WireRecordError) {
-        guard let orig = IPAddress(wireBytes: id.origH) else {
-            throw WireRecordError(field: field + ".orig_h", reason: "\(id.origH.count) bytes, not 4 or 16")
+    init(message id: Wirewatch_V1_ConnId, field: @autoclosure () -> String) throws(WireRecordError) {
+        try self.init(wire: WireConnFields(message: id), field: field())
+    }
+
+    init(wire id: WireConnFields, field: @autoclosure () -> String) throws(WireRecordError) {
+        guard let orig = id.origH.address else {
+            throw WireRecordError(field: field() + ".orig_h", reason: "\(id.origH.count) bytes, not 4 or 16")
         }
-        guard let resp = IPAddress(wireBytes: id.respH) else {
-            throw WireRecordError(field: field + ".resp_h", reason: "\(id.respH.count) bytes, not 4 or 16")
+        guard let resp = id.respH.address else {
+            throw WireRecordError(field: field() + ".resp_h", reason: "\(id.respH.count) bytes, not 4 or 16")
         }
         guard let origPort = UInt16(exactly: id.origP), let respPort = UInt16(exactly: id.respP) else {
-            throw WireRecordError(field: field, reason: "port above 65535")
+            throw WireRecordError(field: field(), reason: "port above 65535")
         }
         self.init(origHost: orig, origPort: origPort, respHost: resp, respPort: respPort)
     }
@@ -99,37 +94,41 @@ public enum RecordLimits {
 }
 
 /// `value`, when it is at most `limit`; else an error naming the field.
-func counter(_ value: UInt64, _ field: String, limit: UInt64 = RecordLimits.maxCounter) throws(WireRecordError)
-    -> UInt64
-{
+func counter(
+    _ value: UInt64, _ field: @autoclosure () -> String, limit: UInt64 = RecordLimits.maxCounter
+) throws(WireRecordError) -> UInt64 {
     guard value <= limit else {
-        throw WireRecordError(field: field, reason: "\(value) is above \(limit), more than any sensor can count")
+        throw WireRecordError(field: field(), reason: "\(value) is above \(limit), more than any sensor can count")
     }
     return value
 }
 
 /// Epoch seconds of a wire timestamp between `RecordLimits.minTimestampMicros` and `maxTimestampMicros`.
-func timestamp(_ micros: Int64, _ field: String) throws(WireRecordError) -> Double {
+func timestamp(_ micros: Int64, _ field: @autoclosure () -> String) throws(WireRecordError) -> Double {
     guard micros >= RecordLimits.minTimestampMicros, micros <= RecordLimits.maxTimestampMicros else {
         throw WireRecordError(
-            field: field, reason: "\(micros) µs is outside 1901-12-13 ... 2106-02-07, no capture's time")
+            field: field(), reason: "\(micros) µs is outside 1901-12-13 ... 2106-02-07, no capture's time")
     }
     return Micros.seconds(micros)
 }
 
 /// Seconds of a wire duration within `range` microseconds.
-func span(_ micros: Int64, _ field: String, range: ClosedRange<Int64>) throws(WireRecordError) -> Double {
+func span(
+    _ micros: Int64, _ field: @autoclosure () -> String, range: ClosedRange<Int64>
+) throws(WireRecordError) -> Double {
     guard range.contains(micros) else {
         throw WireRecordError(
-            field: field, reason: "\(micros) µs is outside \(range.lowerBound) ... \(range.upperBound) µs")
+            field: field(), reason: "\(micros) µs is outside \(range.lowerBound) ... \(range.upperBound) µs")
     }
     return Micros.seconds(micros)
 }
 
 /// Narrows a wire integer to its record type, naming the field when it does not fit.
-func narrow<T: FixedWidthInteger>(_ value: some BinaryInteger, _ field: String) throws(WireRecordError) -> T {
+func narrow<T: FixedWidthInteger>(
+    _ value: some BinaryInteger, _ field: @autoclosure () -> String
+) throws(WireRecordError) -> T {
     guard let narrowed = T(exactly: value) else {
-        throw WireRecordError(field: field, reason: "\(value) out of range")
+        throw WireRecordError(field: field(), reason: "\(value) out of range")
     }
     return narrowed
 }
@@ -288,55 +287,30 @@ extension Wirewatch_V1_RecordBatch {
         out.reserveCapacity(flows.count + dns.count + http.count + tls.count + series.count + stats.count)
         for (i, m) in flows.enumerated() {
             do throws(WireRecordError) {
-                let field = "flows[\(i)]"
-                out.append(
-                    .flow(
-                        FlowRecord(
-                            ts: try timestamp(m.tsMicros, field + ".ts"), uid: m.uid, sensor: sensor,
-                            id: try ConnID(message: m.id, field: field + ".id"),
-                            proto: try narrow(m.proto, field + ".proto"), service: m.service.isEmpty ? nil : m.service,
-                            duration: try span(
-                                m.durationMicros, field + ".duration", range: 0...RecordLimits.maxDurationMicros),
-                            origBytes: try counter(m.origBytes, field + ".orig_bytes"),
-                            respBytes: try counter(m.respBytes, field + ".resp_bytes"),
-                            origPackets: try counter(m.origPkts, field + ".orig_pkts"),
-                            respPackets: try counter(m.respPkts, field + ".resp_pkts"),
-                            origIPBytes: try counter(m.origIpBytes, field + ".orig_ip_bytes"),
-                            respIPBytes: try counter(m.respIpBytes, field + ".resp_ip_bytes"),
-                            connState: m.connState, history: m.history,
-                            tcpFlagsOrig: m.hasTcpFlagsOrig
-                                ? TCPFlags(rawValue: try narrow(m.tcpFlagsOrig, field + ".tcp_flags_orig")) : nil,
-                            tcpFlagsResp: m.hasTcpFlagsResp
-                                ? TCPFlags(rawValue: try narrow(m.tcpFlagsResp, field + ".tcp_flags_resp")) : nil,
-                            retransPackets: try counter(m.retransPkts, field + ".retrans_pkts"),
-                            icmpType: m.hasIcmpType ? try narrow(m.icmpType, field + ".icmp_type") : nil,
-                            icmpCode: m.hasIcmpCode ? try narrow(m.icmpCode, field + ".icmp_code") : nil,
-                            vlan: m.hasVlan ? try narrow(m.vlan, field + ".vlan") : nil,
-                            innerVlan: m.hasInnerVlan ? try narrow(m.innerVlan, field + ".inner_vlan") : nil,
-                            communityID: m.communityID, final: m.final, reason: m.endReason, truncated: m.truncated)))
+                out.append(.flow(try FlowRecord(wire: WireFlowFields(message: m), sensor: sensor, index: i)))
             } catch {
                 refused.append(error)
             }
         }
         for (i, m) in dns.enumerated() {
             do throws(WireRecordError) {
-                let field = "dns[\(i)]"
-                let qtype: UInt16? = m.hasQtype ? try narrow(m.qtype, field + ".qtype") : nil
-                let rcode: UInt16? = m.hasRcode ? try narrow(m.rcode, field + ".rcode") : nil
+                func field() -> String { "dns[\(i)]" }
+                let qtype: UInt16? = m.hasQtype ? try narrow(m.qtype, field() + ".qtype") : nil
+                let rcode: UInt16? = m.hasRcode ? try narrow(m.rcode, field() + ".rcode") : nil
                 out.append(
                     .dns(
                         DNSRecord(
-                            ts: try timestamp(m.tsMicros, field + ".ts"), uid: m.uid, sensor: sensor,
-                            id: try ConnID(message: m.id, field: field + ".id"),
-                            proto: try narrow(m.proto, field + ".proto"),
-                            transID: try narrow(m.transID, field + ".trans_id"),
+                            ts: try timestamp(m.tsMicros, field() + ".ts"), uid: m.uid, sensor: sensor,
+                            id: try ConnID(message: m.id, field: field() + ".id"),
+                            proto: try narrow(m.proto, field() + ".proto"),
+                            transID: try narrow(m.transID, field() + ".trans_id"),
                             query: m.hasQuery ? m.query : nil, qtype: qtype,
                             qtypeName: qtype.map { DNSNames.typeName($0) },
                             rcode: rcode, rcodeName: rcode.map { DNSNames.rcodeName($0) }, answers: m.answers,
                             ttls: m.ttls.map { Double($0) },
                             rtt: m.hasRttMicros
                                 ? try span(
-                                    m.rttMicros, field + ".rtt",
+                                    m.rttMicros, field() + ".rtt",
                                     range: -RecordLimits.maxRTTMicros...RecordLimits.maxRTTMicros) : nil,
                             rejected: m.rejected)))
             } catch {
@@ -345,7 +319,7 @@ extension Wirewatch_V1_RecordBatch {
         }
         for (i, m) in http.enumerated() {
             do throws(WireRecordError) {
-                let field = "http[\(i)]"
+                func field() -> String { "http[\(i)]" }
                 let transaction = HTTPTransaction(
                     method: m.hasMethod ? m.method : nil, uri: m.hasUri ? m.uri : nil,
                     version: m.hasVersion ? m.version : nil, host: m.hasHost ? m.host : nil,
@@ -353,33 +327,34 @@ extension Wirewatch_V1_RecordBatch {
                     statusCode: m.hasStatusCode
                         ? try narrow(
                             counter(
-                                UInt64(m.statusCode), field + ".status_code", limit: UInt64(RecordLimits.maxStatusCode)),
-                            field + ".status_code") : nil,
+                                UInt64(m.statusCode), field() + ".status_code",
+                                limit: UInt64(RecordLimits.maxStatusCode)),
+                            field() + ".status_code") : nil,
                     statusMessage: m.hasStatusMsg ? m.statusMsg : nil,
                     requestBodyLength: try narrow(
-                        counter(m.requestBodyLen, field + ".request_body_len"), field + ".request_body_len"),
+                        counter(m.requestBodyLen, field() + ".request_body_len"), field() + ".request_body_len"),
                     responseBodyLength: try narrow(
-                        counter(m.responseBodyLen, field + ".response_body_len"), field + ".response_body_len"))
+                        counter(m.responseBodyLen, field() + ".response_body_len"), field() + ".response_body_len"))
                 out.append(
                     .http(
                         HTTPRecord(
-                            ts: try timestamp(m.tsMicros, field + ".ts"), uid: m.uid, sensor: sensor,
-                            id: try ConnID(message: m.id, field: field + ".id"),
-                            transDepth: try narrow(m.transDepth, field + ".trans_depth"), transaction: transaction)))
+                            ts: try timestamp(m.tsMicros, field() + ".ts"), uid: m.uid, sensor: sensor,
+                            id: try ConnID(message: m.id, field: field() + ".id"),
+                            transDepth: try narrow(m.transDepth, field() + ".trans_depth"), transaction: transaction)))
             } catch {
                 refused.append(error)
             }
         }
         for (i, m) in tls.enumerated() {
             do throws(WireRecordError) {
-                let field = "tls[\(i)]"
+                func field() -> String { "tls[\(i)]" }
                 out.append(
                     .tls(
                         TLSRecord(
-                            ts: try timestamp(m.tsMicros, field + ".ts"), uid: m.uid, sensor: sensor,
-                            id: try ConnID(message: m.id, field: field + ".id"),
+                            ts: try timestamp(m.tsMicros, field() + ".ts"), uid: m.uid, sensor: sensor,
+                            id: try ConnID(message: m.id, field: field() + ".id"),
                             version: m.hasVersion ? m.version : nil,
-                            cipher: m.hasCipher ? try narrow(m.cipher, field + ".cipher") : nil,
+                            cipher: m.hasCipher ? try narrow(m.cipher, field() + ".cipher") : nil,
                             serverName: m.hasServerName ? m.serverName : nil, alpn: m.alpn, ja3: m.hasJa3 ? m.ja3 : nil,
                             ja4: m.hasJa4 ? m.ja4 : nil)))
             } catch {
@@ -388,11 +363,11 @@ extension Wirewatch_V1_RecordBatch {
         }
         for (i, m) in series.enumerated() {
             do throws(WireRecordError) {
-                let field = "series[\(i)]"
+                func field() -> String { "series[\(i)]" }
                 var perProtocol: [String: ProtocolCounters] = [:]
                 for c in m.perProtocol {
                     // The name goes into an error the collector logs: its control characters are shown, not sent to a terminal.
-                    let name = field + ".per_protocol[\(DisplayText.escape(c.protocol))]"
+                    let name = field() + ".per_protocol[\(DisplayText.escape(c.protocol))]"
                     var counters = ProtocolCounters()
                     counters.packets = try counter(c.packets, name + ".packets")
                     counters.bytes = try counter(c.bytes, name + ".bytes")
@@ -402,12 +377,12 @@ extension Wirewatch_V1_RecordBatch {
                 out.append(
                     .series(
                         SeriesRecord(
-                            ts: try timestamp(m.tsMicros, field + ".ts"),
+                            ts: try timestamp(m.tsMicros, field() + ".ts"),
                             interval: try span(
-                                m.intervalMicros, field + ".interval", range: 0...RecordLimits.maxDurationMicros),
-                            sensor: sensor, packets: try counter(m.packets, field + ".packets"),
-                            bytes: try counter(m.bytes, field + ".bytes"),
-                            flows: try counter(m.flows, field + ".flows"),
+                                m.intervalMicros, field() + ".interval", range: 0...RecordLimits.maxDurationMicros),
+                            sensor: sensor, packets: try counter(m.packets, field() + ".packets"),
+                            bytes: try counter(m.bytes, field() + ".bytes"),
+                            flows: try counter(m.flows, field() + ".flows"),
                             perProtocol: perProtocol)))
             } catch {
                 refused.append(error)
@@ -415,9 +390,9 @@ extension Wirewatch_V1_RecordBatch {
         }
         for (i, m) in stats.enumerated() {
             do throws(WireRecordError) {
-                let field = "stats[\(i)]"
+                func field() -> String { "stats[\(i)]" }
                 func lifetime(_ value: UInt64, _ name: String) throws(WireRecordError) -> UInt64 {
-                    try counter(value, field + "." + name, limit: RecordLimits.maxLifetimeCounter)
+                    try counter(value, field() + "." + name, limit: RecordLimits.maxLifetimeCounter)
                 }
                 var weird: [String: UInt64] = [:]
                 for (name, value) in m.weird {
@@ -426,7 +401,7 @@ extension Wirewatch_V1_RecordBatch {
                 out.append(
                     .stats(
                         StatsRecord(
-                            ts: try timestamp(m.tsMicros, field + ".ts"), sensor: sensor, source: m.source,
+                            ts: try timestamp(m.tsMicros, field() + ".ts"), sensor: sensor, source: m.source,
                             packetsReceived: try lifetime(m.packetsReceived, "packets_received"),
                             packetsDroppedKernel: m.hasPacketsDroppedKernel
                                 ? try lifetime(m.packetsDroppedKernel, "packets_dropped_kernel") : nil,
@@ -441,8 +416,8 @@ extension Wirewatch_V1_RecordBatch {
                             fragmentsExpired: try lifetime(m.fragmentsExpired, "fragments_expired"),
                             flowTableSize: try narrow(
                                 counter(
-                                    m.flowTableSize, field + ".flow_table_size", limit: RecordLimits.maxFlowTableSize),
-                                field + ".flow_table_size"),
+                                    m.flowTableSize, field() + ".flow_table_size", limit: RecordLimits.maxFlowTableSize),
+                                field() + ".flow_table_size"),
                             flowsCreated: try lifetime(m.flowsCreated, "flows_created"),
                             flowsEvicted: try lifetime(m.flowsEvicted, "flows_evicted"),
                             recordsDropped: try lifetime(m.recordsDropped, "records_dropped"),
@@ -452,5 +427,44 @@ extension Wirewatch_V1_RecordBatch {
             }
         }
         return (out, refused)
+    }
+}
+
+extension FlowRecord {
+    /// The record of a Flow message's fields, attributed to `sensor`; throws for the first field that cannot be real
+    /// (see `RecordLimits`), naming it as `flows[index].field`. Names are only made for an error: this runs for
+    /// every record the collector receives.
+    init(wire m: WireFlowFields, sensor: String, index i: Int) throws(WireRecordError) {
+        func field(_ name: StaticString) -> String { "flows[\(i)]\(name)" }
+        func small<T: FixedWidthInteger>(_ value: UInt32?, _ name: StaticString) throws(WireRecordError) -> T? {
+            guard let value else { return nil }
+            return try narrow(value, field(name))
+        }
+        // In the order of the record's fields: the first that cannot be real is the one named.
+        let ts = try timestamp(m.tsMicros, field(".ts"))
+        let id = try ConnID(wire: m.id, field: field(".id"))
+        let proto: UInt8 = try narrow(m.proto, field(".proto"))
+        let duration = try span(m.durationMicros, field(".duration"), range: 0...RecordLimits.maxDurationMicros)
+        let origBytes = try counter(m.origBytes, field(".orig_bytes"))
+        let respBytes = try counter(m.respBytes, field(".resp_bytes"))
+        let origPackets = try counter(m.origPkts, field(".orig_pkts"))
+        let respPackets = try counter(m.respPkts, field(".resp_pkts"))
+        let origIPBytes = try counter(m.origIPBytes, field(".orig_ip_bytes"))
+        let respIPBytes = try counter(m.respIPBytes, field(".resp_ip_bytes"))
+        let flagsOrig: UInt16? = try small(m.tcpFlagsOrig, ".tcp_flags_orig")
+        let flagsResp: UInt16? = try small(m.tcpFlagsResp, ".tcp_flags_resp")
+        let retransPackets = try counter(m.retransPkts, field(".retrans_pkts"))
+        let icmpType: UInt8? = try small(m.icmpType, ".icmp_type")
+        let icmpCode: UInt8? = try small(m.icmpCode, ".icmp_code")
+        let vlan: UInt16? = try small(m.vlan, ".vlan")
+        let innerVlan: UInt16? = try small(m.innerVlan, ".inner_vlan")
+        self.init(
+            ts: ts, uid: m.uid, sensor: sensor, id: id, proto: proto, service: m.service.isEmpty ? nil : m.service,
+            duration: duration, origBytes: origBytes, respBytes: respBytes, origPackets: origPackets,
+            respPackets: respPackets, origIPBytes: origIPBytes, respIPBytes: respIPBytes, connState: m.connState,
+            history: m.history, tcpFlagsOrig: flagsOrig.map(TCPFlags.init(rawValue:)),
+            tcpFlagsResp: flagsResp.map(TCPFlags.init(rawValue:)), retransPackets: retransPackets,
+            icmpType: icmpType, icmpCode: icmpCode, vlan: vlan, innerVlan: innerVlan, communityID: m.communityID,
+            final: m.final, reason: m.endReason, truncated: m.truncated)
     }
 }
