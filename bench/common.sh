@@ -1,5 +1,6 @@
 # bench/common.sh: what bench/transport.sh and bench/query.sh share; sourced, not run.
 # Sets REPO, BUILD (from --no-build), BIN (the release programs, built unless --no-build), PKI (certificates in $1).
+# BIN=DIR in the environment takes the programs from DIR instead (nothing is built): to compare two builds in one run.
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 say() { printf '%s\n' "$*" >&2; }
@@ -21,12 +22,15 @@ bench_setup() {
         command -v "$tool" >/dev/null || { say "missing $tool (apt-get install -y python3 bc)"; exit 1; }
     done
     mkdir -p "$out"
-    if [ "$BUILD" = 1 ]; then
+    if [ -n "${BIN:-}" ]; then
+        BUILD=0
+        BIN=$(cd "$BIN" && pwd)
+    elif [ "$BUILD" = 1 ]; then
         for product in wirewatch wirewatch-collector wirewatch-sensor; do
             (cd "$REPO" && swift build -c release --scratch-path .build-release --product "$product" >&2)
         done
     fi
-    BIN=$(cd "$REPO" && swift build -c release --scratch-path .build-release --show-bin-path)
+    [ -n "${BIN:-}" ] || BIN=$(cd "$REPO" && swift build -c release --scratch-path .build-release --show-bin-path)
     for product in wirewatch wirewatch-collector wirewatch-sensor; do
         [ -x "$BIN/$product" ] || { say "no $BIN/$product: run without --no-build"; exit 1; }
     done
