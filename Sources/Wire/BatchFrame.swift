@@ -41,9 +41,11 @@ public enum BatchFrame {
         else { return nil }
         var reader = ProtoReader(bytes, from: body.lowerBound, to: body.upperBound)
         var sequence: UInt64 = 0
-        var flows: [WireFlowFields] = []
+        var flows = 0
         var others = Wirewatch_V1_RecordBatch()
-        flows.reserveCapacity(body.count / 48)
+        var records: [Record] = []
+        var refused: [WireRecordError] = []
+        records.reserveCapacity(body.count / 48)
         do {
             while !reader.atEnd {
                 guard let (field, type) = reader.tag() else { return nil }
@@ -53,9 +55,15 @@ public enum BatchFrame {
                     sequence = value
                 case (2, .lengthDelimited):
                     guard let range = reader.lengthDelimited(),
-                        let flow = WireFlowFields(bytes, from: range.lowerBound, to: range.upperBound)
+                        let fields = WireFlowFields(bytes, from: range.lowerBound, to: range.upperBound)
                     else { return nil }
-                    flows.append(flow)
+                    // Flows come first in the records, in their order, as `recordsAndRefusals` puts them.
+                    do throws(WireRecordError) {
+                        records.append(.flow(try FlowRecord(wire: fields, sensor: sensor, index: flows)))
+                    } catch {
+                        refused.append(error)
+                    }
+                    flows += 1
                 case (3...7, .lengthDelimited):
                     guard let range = reader.lengthDelimited() else { return nil }
                     let message = UnsafeRawBufferPointer(rebasing: bytes[range])
@@ -74,16 +82,6 @@ public enum BatchFrame {
             }
         } catch {
             return nil
-        }
-        var records: [Record] = []
-        var refused: [WireRecordError] = []
-        records.reserveCapacity(flows.count + others.dns.count + others.http.count + others.tls.count)
-        for (index, fields) in flows.enumerated() {
-            do throws(WireRecordError) {
-                records.append(.flow(try FlowRecord(wire: fields, sensor: sensor, index: index)))
-            } catch {
-                refused.append(error)
-            }
         }
         if !others.dns.isEmpty || !others.http.isEmpty || !others.tls.isEmpty || !others.series.isEmpty
             || !others.stats.isEmpty
