@@ -338,7 +338,11 @@ public final class ScanDetector: Detector {
         }
         target.lastSeen = max(target.lastSeen, flow.ts)
         let key = ScanProbeKey(host: flow.id.origHost, port: flow.id.respPort, proto: flow.proto)
-        if target.probes[key] == nil {
+        let probe = ScanTargetProbe(ts: flow.ts, family: family, entry: entry, sensor: flow.sensor)
+        if let known = target.probes.index(forKey: key) {
+            // A probe the target already has (the same source and port again): replaced where it is, one lookup.
+            target.probes.values[known] = probe
+        } else {
             if target.probes.count >= config.maxPortsPerSource {
                 // Full: forget the oldest sixteenth of this target's probes at once (not one sort per probe).
                 let batch = max(1, target.probes.count / 16)
@@ -351,8 +355,8 @@ public final class ScanDetector: Detector {
                 for (_, old) in oldest { target.remove(old) }
                 evicted += UInt64(batch)
             }
+            target.insert(key, probe)
         }
-        target.insert(key, ScanTargetProbe(ts: flow.ts, family: family, entry: entry, sensor: flow.sensor))
 
         var alerts: [AlertRecord] = []
         if let episode = target.episode {

@@ -7,6 +7,19 @@ struct ScanProbeKey: Hashable {
     var host: IPAddress
     var port: UInt16
     var proto: UInt8
+
+    // One or two words instead of the synthesized fields and the address's case: the scan detector hashes a key
+    // several times per flow record.
+    func hash(into hasher: inout Hasher) {
+        let portAndProto = UInt64(port) << 8 | UInt64(proto)
+        switch host {
+        case .v4(let address):
+            hasher.combine(UInt64(address) << 24 | portAndProto)
+        case .v6(let high, let low):
+            hasher.combine(high)
+            hasher.combine(low ^ portAndProto &* 0x9E37_79B9_7F4A_7C15)
+        }
+    }
 }
 
 /// One probe as an episode remembers it: when, which flow, how and what answered.
@@ -32,6 +45,8 @@ final class ScanEpisode {
     var ports: Set<UInt16> = []
     var targets: Set<IPAddress> = []
     var sensors: Set<String> = []
+    /// The sensor of the latest probe, known to be in `sensors` (most probes come from the sensor of the last one).
+    private var lastSensor: String?
     /// Distributed episodes: the sources taking part.
     var sources: Set<IPAddress> = []
     var rejected = 0
@@ -61,11 +76,15 @@ final class ScanEpisode {
     func add(
         key: ScanProbeKey, target: IPAddress, entry: ScanProbeEntry, sensor: String, cap: Int
     ) -> (isNew: Bool, overCap: Bool) {
-        sensors.insert(sensor)
+        if sensor != lastSensor {
+            sensors.insert(sensor)
+            lastSensor = sensor
+        }
         firstTS = min(firstTS, entry.ts)
         lastTS = max(lastTS, entry.ts)
         if let old = probes[key] {
-            if old.uid == entry.uid && old.outcome != entry.outcome {
+            // The outcome first: comparing uids (text) is the dearer test, and mostly the outcome is the same.
+            if old.outcome != entry.outcome && old.uid == entry.uid {
                 tally(old, -1)
                 tally(entry, 1)
                 probes[key] = ScanProbeEntry(

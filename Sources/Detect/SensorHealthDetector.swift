@@ -116,6 +116,17 @@ public final class SensorHealthDetector: Detector, SensorPresenceObserver {
     public func observe(_ record: Record, clock: DetectionClock) -> [AlertRecord] {
         let (sensor, ts) = Self.origin(record)
         guard ts.isFinite else { return [] }
+        // Most records: a known sensor, not silent, not stats: its times move on in place (one lookup, no copy).
+        if !Self.isStats(record), let index = sensors.index(forKey: sensor),
+            sensors.values[index].episodes["silent"] == nil
+        {
+            sensors.values[index].lastTS = max(sensors.values[index].lastTS, ts)
+            if let wall = clock.wall {
+                sensors.values[index].lastWall = max(sensors.values[index].lastWall ?? wall, wall)
+            }
+            sensors.values[index].disconnectedAt = nil
+            return []
+        }
         var state: SensorState
         if let existing = sensors[sensor] {
             state = existing
@@ -200,6 +211,11 @@ public final class SensorHealthDetector: Detector, SensorPresenceObserver {
             total + 256 + entry.key.utf8.count + entry.value.skews.count * 8 + entry.value.episodes.count * 512
         }
         return DetectorUsage(name: name, entries: sensors.count, approximateBytes: bytes, evicted: evicted)
+    }
+
+    private static func isStats(_ record: Record) -> Bool {
+        if case .stats = record { return true }
+        return false
     }
 
     private static func origin(_ record: Record) -> (String, Double) {
