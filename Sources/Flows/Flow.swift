@@ -24,7 +24,8 @@ struct Endpoint {
 /// no application state to one allocation of 192 bytes.
 final class Flow {
     let key: FlowKey
-    let uidWords: FlowUID
+    /// The uid's number in the table's `UIDGenerator`.
+    let serial: UInt64
     /// Whether the originator is the key's low endpoint.
     let origIsLow: Bool
     /// An ICMP message with no counterpart type: its Community ID keeps the sender first.
@@ -40,7 +41,7 @@ final class Flow {
     var retransPackets: UInt64 = 0
     var icmpType: UInt8?
     var icmpCode: UInt8?
-    var service: String?
+    var service: FlowService?
     var closing = false
     var truncated = false
     /// The `FlowTimers` bucket holding this flow, or `Flow.noTimer` while it is in none; and its neighbours there.
@@ -63,9 +64,9 @@ final class Flow {
         return created
     }
 
-    init(key: FlowKey, uid: FlowUID, origIsLow: Bool, oneWay: Bool, start: Double) {
+    init(key: FlowKey, serial: UInt64, origIsLow: Bool, oneWay: Bool, start: Double) {
         self.key = key
-        self.uidWords = uid
+        self.serial = serial
         self.origIsLow = origIsLow
         self.oneWay = oneWay
         self.start = start
@@ -78,7 +79,6 @@ final class Flow {
     var respAddress: IPAddress { origIsLow ? key.highAddress : key.lowAddress }
     var origPort: UInt16 { origIsLow ? key.lowPort : key.highPort }
     var respPort: UInt16 { origIsLow ? key.highPort : key.lowPort }
-    var uid: String { uidWords.text }
 
     /// The Community ID of the flow's 5-tuple, originator first.
     func communityID(seed: UInt16) -> String {
@@ -153,10 +153,10 @@ final class Flow {
         }
     }
 
-    func record(sensor: String, communityIDSeed: UInt16, final: Bool, reason: String) -> FlowRecord {
+    func record(uid: String, sensor: String, communityIDSeed: UInt16, final: Bool, reason: String) -> FlowRecord {
         let isTCP = proto == IPProtocol.tcp
         return FlowRecord(
-            ts: start, uid: uid, sensor: sensor, id: connID, proto: proto, service: service,
+            ts: start, uid: uid, sensor: sensor, id: connID, proto: proto, service: service?.rawValue,
             duration: last - start, origBytes: orig.payloadBytes, respBytes: resp.payloadBytes,
             origPackets: orig.packets, respPackets: resp.packets, origIPBytes: orig.ipBytes, respIPBytes: resp.ipBytes,
             connState: connState, history: history.text,
@@ -168,23 +168,33 @@ final class Flow {
 }
 
 /// A flow's history letters, inline. Each letter is recorded at most once per direction and the table records
-/// twelve letters, so a history has at most 25 (with the leading `^`); 32 bytes always hold it.
+/// twelve letters, so a history has at most 25 (with the leading `^`): 31 bytes always hold it, and the 32nd holds
+/// the count.
 struct HistoryLetters {
     private var storage: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-    private(set) var count = 0
+    private static let capacity = 31
+
+    var count: Int { withUnsafeBytes(of: storage) { Int($0[Self.capacity]) } }
 
     mutating func append(_ letter: UInt8) {
-        guard count < 32 else { return }
-        let index = count
-        withUnsafeMutableBytes(of: &storage) { $0[index] = letter }
-        count += 1
+        withUnsafeMutableBytes(of: &storage) { bytes in
+            let count = Int(bytes[Self.capacity])
+            guard count < Self.capacity else { return }
+            bytes[count] = letter
+            bytes[Self.capacity] = UInt8(count + 1)
+        }
     }
 
     func withLetters<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
-        withUnsafeBytes(of: storage) { body(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+        withUnsafeBytes(of: storage) { body(UnsafeRawBufferPointer(rebasing: $0[..<Int($0[Self.capacity])])) }
     }
 
     var text: String { withLetters { String(decoding: $0, as: UTF8.self) } }
+}
+
+/// The application protocol a flow was recognised as, by Zeek's `service` names.
+enum FlowService: String {
+    case dns, http, ssl
 }
 
 /// The application-layer parsers and pending state of one flow; at most one family is active.

@@ -179,7 +179,7 @@ public final class FlowTable {
         var flipped = false
         if case .tcp(let tcp) = packet.transport, tcp.flags.contains(.syn), tcp.flags.contains(.ack) { flipped = true }
         let flow = Flow(
-            key: key, uid: uids.next(), origIsLow: flipped ? !sourceIsLow : sourceIsLow, oneWay: oneWay, start: ts)
+            key: key, serial: uids.next(), origIsLow: flipped ? !sourceIsLow : sourceIsLow, oneWay: oneWay, start: ts)
         if flipped { flow.history.append(UInt8(ascii: "^")) }
         let handle = Unmanaged.passRetained(flow)
         flows.insert(key, handle)
@@ -375,7 +375,7 @@ public final class FlowTable {
             app.http = nil
             return
         }
-        if flow.service == nil && parser.requestsStarted > 0 { flow.service = "http" }
+        if flow.service == nil && parser.requestsStarted > 0 { flow.service = .http }
         app.http = parser
         for transaction in done { emitHTTP(flow, app, transaction) }
     }
@@ -386,7 +386,7 @@ public final class FlowTable {
         emit(
             .http(
                 HTTPRecord(
-                    ts: ts, uid: flow.uid, sensor: config.sensor, id: flow.connID,
+                    ts: ts, uid: uids.uid(flow.serial), sensor: config.sensor, id: flow.connID,
                     transDepth: app.httpDepth, transaction: transaction)))
     }
 
@@ -400,7 +400,7 @@ public final class FlowTable {
             case .needMore: app.tlsOrig = scanner
             case .clientHello(let hello):
                 app.clientHello = hello
-                flow.service = "ssl"
+                flow.service = .ssl
                 app.tlsStart = ts
             case .serverHello, .notTLS: break
             }
@@ -426,7 +426,8 @@ public final class FlowTable {
         emit(
             .tls(
                 TLSRecord(
-                    ts: app.tlsStart, uid: flow.uid, sensor: config.sensor, id: flow.connID, version: version,
+                    ts: app.tlsStart, uid: uids.uid(flow.serial), sensor: config.sensor, id: flow.connID,
+                    version: version,
                     cipher: server?.cipherSuite, serverName: client.serverName, alpn: alpn, ja3: client.ja3,
                     ja4: client.ja4(transport: .tcp))))
     }
@@ -436,7 +437,7 @@ public final class FlowTable {
     private func processDNS(_ flow: Flow, payload: UnsafeRawBufferPointer, fromOriginator: Bool, ts: Double) {
         do {
             let message = try DNSMessage(parsing: payload)
-            if flow.service == nil { flow.service = "dns" }
+            if flow.service == nil { flow.service = .dns }
             handleDNS(flow, message, fromOriginator: fromOriginator, ts: ts)
         } catch {
             count(weird: error.counterName)
@@ -478,7 +479,8 @@ public final class FlowTable {
         emit(
             .dns(
                 DNSRecord(
-                    ts: query?.ts ?? ts, uid: flow.uid, sensor: config.sensor, id: flow.connID, proto: flow.proto,
+                    ts: query?.ts ?? ts, uid: uids.uid(flow.serial), sensor: config.sensor, id: flow.connID,
+                    proto: flow.proto,
                     transID: query?.message.id ?? response?.id ?? 0, query: question?.name,
                     qtype: question?.type, qtypeName: question.map { DNSNames.typeName($0.type) },
                     rcode: rcode, rcodeName: rcode.map { DNSNames.rcodeName($0) },
@@ -528,7 +530,9 @@ public final class FlowTable {
     }
 
     private func record(_ flow: Flow, final: Bool, reason: String) -> FlowRecord {
-        flow.record(sensor: config.sensor, communityIDSeed: config.communityIDSeed, final: final, reason: reason)
+        flow.record(
+            uid: uids.uid(flow.serial), sensor: config.sensor, communityIDSeed: config.communityIDSeed, final: final,
+            reason: reason)
     }
 
     /// The earlier of `flow`'s idle and active deadlines.

@@ -10,7 +10,7 @@ struct FlowIndexTests {
             source: .v4(0x0A00_0000 | UInt32(number)), sourcePort: UInt16(truncatingIfNeeded: 1024 + number),
             destination: .v4(0x0A00_0001), destinationPort: 80, proto: IPProtocol.tcp, vlan: nil, innerVlan: nil)
         return Flow(
-            key: key, uid: FlowUID(first: UInt64(number), second: 0), origIsLow: true, oneWay: false,
+            key: key, serial: UInt64(number), origIsLow: true, oneWay: false,
             start: Double(number))
     }
 
@@ -48,7 +48,7 @@ struct FlowIndexTests {
         let (key, _) = FlowKey.make(
             source: .v4(1), sourcePort: 1, destination: .v4(2), destinationPort: 2, proto: IPProtocol.tcp, vlan: nil,
             innerVlan: nil)
-        let owner = Flow(key: key, uid: FlowUID(first: 0, second: 0), origIsLow: true, oneWay: false, start: 0)
+        let owner = Flow(key: key, serial: 0, origIsLow: true, oneWay: false, start: 0)
         let flow = Unmanaged.passUnretained(owner)
         for size in [count + 1, 500, 1000] {
             var items = (0..<size).map { position in
