@@ -74,6 +74,7 @@ public final class FanoutPipeline {
             }
             linkType = type
             try handle.setNonBlocking()
+            if index > 0 && options.joinDelay > 0 { usleep(UInt32(options.joinDelay * 1e6)) }
             group = try handle.joinFanout(group: group)
             handle.resetCounters()
             let cutoff = index == 0 ? nil : CaptureClock.wallClockSeconds() + Self.joinMargin
@@ -141,6 +142,12 @@ struct WorkerSnapshot {
     var stats: StatsRecord
     var kernel: CaptureCounters?
     var discardedBeforeJoin: UInt64
+
+    init(stats: StatsRecord, kernel: CaptureCounters?, discardedBeforeJoin: UInt64) {
+        self.stats = stats
+        self.kernel = kernel
+        self.discardedBeforeJoin = discardedBeforeJoin
+    }
 
     init(_ pipeline: SensorPipeline, stats: StatsRecord) {
         self.stats = stats

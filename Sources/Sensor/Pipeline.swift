@@ -38,6 +38,9 @@ public struct CaptureOptions: Sendable {
     /// Live capture: handles in one `PACKET_FANOUT` group, each with its own decode and flow table
     /// (`FanoutPipeline`). Files are always read by one.
     public var workers = 1
+    /// Seconds each fanout handle after the first waits between its activation and its join (tests: it widens
+    /// the window in which the handle receives packets the group receives too).
+    public var joinDelay: Double = 0
     public init() {}
 }
 

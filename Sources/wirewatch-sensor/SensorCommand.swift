@@ -141,6 +141,10 @@ struct SensorCommand: ParsableCommand {
     @Option(name: .customLong("uid-seed"), help: .hidden)
     var uidSeed: UInt64?
 
+    /// Tests: milliseconds between a fanout handle's activation and its join (see `CaptureOptions.joinDelay`).
+    @Option(name: .customLong("fanout-join-delay"), help: .hidden)
+    var fanoutJoinDelay: UInt32 = 0
+
     @Option(
         name: .long,
         help: "After opening the capture, drop root privileges to this user (and its group); needs root to start.")
@@ -297,6 +301,7 @@ struct SensorCommand: ParsableCommand {
         options.live.promiscuous = !noPromiscuous
         options.live.bufferSize = bufferSizeMiB.map { $0 * 1024 * 1024 }
         options.workers = workerCount()
+        options.joinDelay = Double(min(fanoutJoinDelay, 10_000)) / 1000
         return options
     }
 
