@@ -306,10 +306,10 @@ if [ $CHECK -eq 1 ]; then
     [ "$drops" -gt 0 ] && say "  note: the kernel dropped $drops packets across the two runs, so the sets may differ for that reason alone"
     [ $KEEP -eq 1 ] || rm -f "$RUN/flows1.txt" "$RUN/flows2.txt"
     if [ "$only1" -eq 0 ] && [ "$only2" -eq 0 ]; then
-        say "  every flow's final record appears exactly once with $CHECK_WORKERS workers: MET"
+        say "  every flow's final record appears exactly once in the second run ($CHECK_WORKERS worker(s)): MET"
         exit $FAILED
     fi
-    say "  every flow's final record appears exactly once with $CHECK_WORKERS workers: MISSED"
+    say "  every flow's final record appears exactly once in the second run ($CHECK_WORKERS worker(s)): MISSED"
     exit 1
 fi
 
