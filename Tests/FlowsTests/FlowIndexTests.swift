@@ -62,3 +62,31 @@ struct FlowIndexTests {
         withExtendedLifetime(owner) {}
     }
 }
+
+@Suite struct FlowStorageTests {
+    @Test("the uid spelled from a serial number is the generator's next two outputs, as drawn one after another")
+    func uidFromSerial() {
+        let generator = UIDGenerator(seed: 42)
+        var sequential = SplitMix64(state: 42)
+        for serial in 0..<1000 {
+            let first = sequential.next()
+            let expected = FlowUID(first: first, second: sequential.next()).text
+            #expect(generator.uid(UInt64(serial)) == expected)
+        }
+        let uid = generator.uid(7)
+        #expect(uid.utf8.count == 18 && uid.first == "C")
+        #expect(Set((0..<1000).map { generator.uid(UInt64($0)) }).count == 1000)
+    }
+
+    @Test("history letters are kept in order up to 31, and the count survives every letter value")
+    func historyLetters() {
+        var history = HistoryLetters()
+        #expect(history.text.isEmpty && history.count == 0)
+        for letter in "ShADadFf".utf8 { history.append(letter) }
+        #expect(history.text == "ShADadFf" && history.count == 8)
+        var full = HistoryLetters()
+        for index in 0..<40 { full.append(UInt8(ascii: "A") + UInt8(index % 26)) }
+        #expect(full.count == 31)
+        #expect(full.text == String(decoding: (0..<31).map { UInt8(ascii: "A") + UInt8($0 % 26) }, as: UTF8.self))
+    }
+}
