@@ -52,7 +52,7 @@ NET_DNS_RATE=1200
 NET_SESSIONS=8000
 NET_POLL_SECONDS=10
 
-usage() { sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
     case $1 in
