@@ -47,7 +47,7 @@ KEEP=0
 # Seconds the tools get after the replay to read what is still in their buffers.
 DRAIN_SECONDS=2
 
-usage() { sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 say() { printf '%s\n' "$*"; }
 
 while [ $# -gt 0 ]; do
