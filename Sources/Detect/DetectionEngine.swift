@@ -46,10 +46,11 @@ public final class DetectionEngine {
     /// clock when the batch arrived (nil offline). Returns the alerts raised or grown, newest version of each.
     public func process(_ batch: [Record], wall: Double? = nil) -> [AlertRecord] {
         var raised: [AlertRecord] = []
-        // By index, each record read in place: a loop variable would copy every record (and retain its strings).
-        for index in batch.indices {
+        // One copy of each record, lent to every detector: an array element passed to each detector would be copied
+        // (and every string in it retained) once per detector.
+        for record in batch {
             records += 1
-            let time = Self.eventTime(of: batch[index])
+            let time = Self.eventTime(of: record)
             // The watermark never moves back, so one record from a clock far ahead (a sensor before NTP, a bogus
             // duration) would expire every detector's state for good: live, such a time does not move it.
             if let wall, time > wall + maximumFuture {
@@ -58,7 +59,7 @@ public final class DetectionEngine {
                 newest = time
             }
             let clock = DetectionClock(event: watermark, wall: wall)
-            for detector in detectors { raised += detector.observe(batch[index], clock: clock) }
+            for detector in detectors { raised += detector.observe(record, clock: clock) }
         }
         if newest.isFinite && newest - lateness > watermark { watermark = newest - lateness }
         return collect(raised + advanceAll(wall: wall))
