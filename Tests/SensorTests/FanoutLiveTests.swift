@@ -307,7 +307,7 @@ extension FanoutTests {
         }
         // What the second handle received while it waited to join was discarded (the group counted it).
         #expect(workers[0]["discarded_before_join"] == 0, "\(workers)")
-        #expect((workers[1]["discarded_before_join"] ?? 0) > 100, "\(workers)")
+        #expect((workers[1]["discarded_before_join"] ?? 0) > 0, "\(workers)")
         #expect(workers.compactMap { $0["packets_received"] }.reduce(0, +) == stats.int("packets_received"))
         #expect(
             workers.compactMap { $0["packets_dropped_kernel"] }.reduce(0, +) == stats.int("packets_dropped_kernel"))
