@@ -559,7 +559,7 @@ public final class FlowTable {
         for handle in due {
             let flow = handle.takeUnretainedValue()
             if now - flow.last >= idleTimeout(flow) {
-                expired.append((flow.start, flows.position(of: flow.key) ?? 0, flow))
+                expired.append((flow.start, 0, flow))
             } else if now - flow.lastExport >= config.activeTimeout {
                 interims.append((flows.position(of: flow.key) ?? 0, flow))
             } else {
@@ -574,7 +574,19 @@ public final class FlowTable {
             emit(.flow(record(flow, final: false, reason: "active")))
             schedule(flow, after: nowKey)
         }
-        expired.sort { $0.start != $1.start ? $0.start < $1.start : $0.position < $1.position }
+        expired.sort { $0.start < $1.start }
+        // Flows that started at the same time go in slot order; a slot costs a probe of the index, so it is looked
+        // up only for them.
+        var run = 0
+        while run < expired.count {
+            var end = run + 1
+            while end < expired.count && expired[end].start == expired[run].start { end += 1 }
+            if end - run > 1 {
+                for index in run..<end { expired[index].position = flows.position(of: expired[index].flow.key) ?? 0 }
+                expired[run..<end].sort { $0.position < $1.position }
+            }
+            run = end
+        }
         for entry in expired {
             let flow = entry.flow
             let reason: String
