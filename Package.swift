@@ -7,8 +7,8 @@ let strict: [SwiftSetting] = [
 ]
 
 /// The per-packet path is two threads, each owning its state: the capture reader's (libpcap, batches) and the
-/// pipeline's (decode, flow table); on the collector, one ingest thread owns the database connection and one
-/// event loop each connection. Dynamic exclusivity checks on class properties cost ~5% there, so release builds
+/// pipeline's (decode, flow table); on the collector, one ingest thread owns the database connection and the
+/// detectors, and one event loop each connection. Dynamic exclusivity checks on class properties cost ~5% there, so release builds
 /// of those modules skip them; debug builds and tests keep them.
 let hotPath: [SwiftSetting] =
     strict + [
@@ -97,7 +97,7 @@ let package = Package(
         // configuration files (one TOML-subset format for every program) and address prefixes for allow-lists
         .target(name: "Config", dependencies: ["Packets"], swiftSettings: strict),
         // detection: streaming detectors on event time over every sensor's records -> alerts
-        .target(name: "Detect", dependencies: ["Config", "Flows", "Packets"], swiftSettings: strict),
+        .target(name: "Detect", dependencies: ["Config", "Flows", "Packets"], swiftSettings: hotPath),
         // storage: the RecordStore protocol and its SQLite implementation (records + per-sensor committed sequence)
         .target(name: "Store", dependencies: ["Flows", "Packets", "CSQLite3"], swiftSettings: hotPath),
         // certificates: a private CA, the collector's and each sensor's certificate (swift-certificates)
@@ -168,7 +168,8 @@ let package = Package(
             name: "TestSupport", dependencies: ["Packets", "Flows", "Sensor"], path: "Tests/TestSupport",
             swiftSettings: strict),
         .testTarget(name: "PacketsTests", dependencies: ["Packets", "Flows", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "FlowsTests", dependencies: ["Flows", "Packets", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "FlowsTests", dependencies: ["Flows", "Packets", "TestSupport", "CMalloc"], swiftSettings: strict),
         .testTarget(name: "CaptureTests", dependencies: ["Capture"], swiftSettings: strict),
         .testTarget(
             name: "WireTests",

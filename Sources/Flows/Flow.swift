@@ -5,31 +5,38 @@ enum EndpointState: UInt8 {
     case inactive, synSent, synAckSent, partial, established, closed, reset
 }
 
-/// What one side of a flow sent.
+/// What one side of a flow sent. The fields are in this order so that the struct packs into 32 bytes.
 struct Endpoint {
     var packets: UInt64 = 0
     var ipBytes: UInt64 = 0
     var payloadBytes: UInt64 = 0
-    var flags = TCPFlags()
-    var state = EndpointState.inactive
     /// The next sequence number expected from this side (TCP), for retransmission and reassembly.
     var nextSequence: UInt32?
+    var state = EndpointState.inactive
+    var flags = TCPFlags()
 }
 
 /// The state of one flow. Owned by the `FlowTable` (and so by the pipeline's thread alone).
 ///
 /// A table holds up to half a million of these, so a flow stores only what its packets change and what cannot be
-/// derived: addresses, ports and VLAN tags are read back from the key, the uid is kept as its two random words and
-/// the Community ID is computed when a record is made, and the history letters are inline. That keeps a flow with
-/// no application state to one allocation of 192 bytes.
+/// derived: addresses, ports and VLAN tags are read back from the key, the uid is kept as its serial number and the
+/// Community ID is computed when a record is made, and the history letters are inline. The one-byte fields follow
+/// the key, whose 42 bytes leave room for them before the next 8-byte boundary. A flow with no application state
+/// is then one allocation of 256 bytes (248 requested; `bench/flow-cost.sh` measures what that costs).
 final class Flow {
     let key: FlowKey
-    /// The uid's number in the table's `UIDGenerator`.
-    let serial: UInt64
     /// Whether the originator is the key's low endpoint.
     let origIsLow: Bool
     /// An ICMP message with no counterpart type: its Community ID keeps the sender first.
     let oneWay: Bool
+    var icmpType: UInt8?
+    var icmpCode: UInt8?
+    var service: FlowService?
+    var closing = false
+    var truncated = false
+    var appDecided = false
+    /// The uid's number in the table's `UIDGenerator`.
+    let serial: UInt64
     let start: Double
     var last: Double
     var lastExport: Double
@@ -39,11 +46,6 @@ final class Flow {
     /// Bit per history letter and direction already recorded (each letter appears once per direction).
     var historySeen: UInt64 = 0
     var retransPackets: UInt64 = 0
-    var icmpType: UInt8?
-    var icmpCode: UInt8?
-    var service: FlowService?
-    var closing = false
-    var truncated = false
     /// The `FlowTimers` bucket holding this flow, or `Flow.noTimer` while it is in none; and its neighbours there.
     var timerKey = Flow.noTimer
     var timerPrev: Unmanaged<Flow>?
@@ -52,7 +54,6 @@ final class Flow {
 
     // Application layer state lives in a separate object, allocated only for flows that carry DNS, HTTP or
     // TLS: most flows (scans, bulk transfers) never need it, and a smaller Flow is cheaper to make and free.
-    var appDecided = false
     /// nil until the flow turns out to carry DNS, HTTP or TLS.
     private(set) var app: FlowApplication?
 

@@ -1,3 +1,4 @@
+import CMalloc
 import Packets
 import Testing
 
@@ -88,5 +89,23 @@ struct FlowIndexTests {
         for index in 0..<40 { full.append(UInt8(ascii: "A") + UInt8(index % 26)) }
         #expect(full.count == 31)
         #expect(full.text == String(decoding: (0..<31).map { UInt8(ascii: "A") + UInt8($0 % 26) }, as: UTF8.self))
+    }
+}
+
+@Suite struct FlowLayoutTests {
+    /// A table holds up to half a million flows: an endpoint that grew past 32 bytes would add 16 to every flow.
+    @Test func endpointPacksIntoThirtyTwoBytes() {
+        #expect(MemoryLayout<Endpoint>.size == 32)
+        #expect(MemoryLayout<HistoryLetters>.size == 32)
+    }
+
+    /// The whole flow object in one 256-byte heap chunk (glibc reports 248 usable bytes in it).
+    @Test func flowFitsOneSmallAllocation() {
+        let (key, _) = FlowKey.make(
+            source: .v4(1), sourcePort: 1, destination: .v4(2), destinationPort: 2, proto: IPProtocol.tcp, vlan: nil,
+            innerVlan: nil)
+        let flow = Flow(key: key, serial: 0, origIsLow: true, oneWay: false, start: 0)
+        let usable = malloc_usable_size(Unmanaged.passUnretained(flow).toOpaque())
+        #expect(usable <= 248, "a flow takes \(usable) usable bytes")
     }
 }
