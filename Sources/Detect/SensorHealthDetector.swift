@@ -116,15 +116,11 @@ public final class SensorHealthDetector: Detector, SensorPresenceObserver {
     public func observe(_ record: Record, clock: DetectionClock) -> [AlertRecord] {
         let (sensor, ts) = Self.origin(record)
         guard ts.isFinite else { return [] }
-        // Most records: a known sensor, not silent, not stats: its times move on in place (one lookup, no copy).
+        // Most records: a known sensor, not silent, not stats: its times move on in place (one lookup, no copy; reading
+        // `sensors.values[index]` to test for silence copied the state, retaining its arrays, per record).
         if !Self.isStats(record), let index = sensors.index(forKey: sensor),
-            sensors.values[index].episodes["silent"] == nil
+            Self.moveOn(&sensors.values[index], ts: ts, wall: clock.wall)
         {
-            sensors.values[index].lastTS = max(sensors.values[index].lastTS, ts)
-            if let wall = clock.wall {
-                sensors.values[index].lastWall = max(sensors.values[index].lastWall ?? wall, wall)
-            }
-            sensors.values[index].disconnectedAt = nil
             return []
         }
         var state: SensorState
@@ -148,6 +144,15 @@ public final class SensorHealthDetector: Detector, SensorPresenceObserver {
         }
         sensors[sensor] = state
         return alerts
+    }
+
+    /// A record's arrival for a sensor that is not silent, in place; false (nothing changed) when it is silent.
+    private static func moveOn(_ state: inout SensorState, ts: Double, wall: Double?) -> Bool {
+        guard state.episodes["silent"] == nil else { return false }
+        state.lastTS = max(state.lastTS, ts)
+        if let wall { state.lastWall = max(state.lastWall ?? wall, wall) }
+        state.disconnectedAt = nil
+        return true
     }
 
     /// At the end of the input only the time the records reached has passed: running the clock on (the default)
