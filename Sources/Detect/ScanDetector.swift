@@ -74,7 +74,8 @@ public final class ScanDetector: Detector {
             source.noteSuccess(at: flow.ts)
             return []
         }
-        let entry = ScanProbeEntry(ts: flow.ts, uid: flow.uid, technique: technique, outcome: probeOutcome)
+        let entry = ScanProbeEntry(
+            ts: flow.ts, uid: ScanProbeUID(flow.uid), technique: technique, outcome: probeOutcome)
         var alerts: [AlertRecord] = []
         if let episode = episode(of: source, family: technique.family, ts: flow.ts, ended: &alerts) {
             let added = episode.add(

@@ -25,9 +25,44 @@ struct ScanProbeKey: Hashable {
 /// One probe as an episode remembers it: when, which flow, how and what answered.
 struct ScanProbeEntry {
     var ts: Double
-    var uid: String
+    var uid: ScanProbeUID
     var technique: ScanTechnique
     var outcome: ScanOutcome
+}
+
+/// A probe's flow uid, only ever compared, kept without a reference to the record's string: up to 24 UTF-8 bytes in
+/// three words (Wirewatch's and Zeek's uids are shorter), a longer one as its string. A probe replaced thousands of
+/// flows later released the old record's uid, a cold cache line, and that release and the retain were ~5 % of the
+/// collector's samples (bench/transport.sh, perf).
+struct ScanProbeUID: Equatable {
+    private var words: (UInt64, UInt64, UInt64) = (0, 0, 0)
+    /// The byte count of an inline uid; `Self.long` for one kept in `long`.
+    private var count: UInt8 = 0
+    private var long: String?
+    private static let long: UInt8 = .max
+    private static let inlineCapacity = 24
+
+    init(_ uid: String) {
+        let utf8 = uid.utf8
+        guard utf8.count <= Self.inlineCapacity else {
+            count = Self.long
+            long = uid
+            return
+        }
+        count = UInt8(utf8.count)
+        withUnsafeMutableBytes(of: &words) { buffer in
+            let copied: Void? = utf8.withContiguousStorageIfAvailable { bytes in
+                buffer.copyMemory(from: UnsafeRawBufferPointer(bytes))
+            }
+            if copied == nil {
+                for (offset, byte) in utf8.enumerated() { buffer[offset] = byte }
+            }
+        }
+    }
+
+    static func == (lhs: ScanProbeUID, rhs: ScanProbeUID) -> Bool {
+        lhs.count == rhs.count && lhs.words == rhs.words && lhs.long == rhs.long
+    }
 }
 
 /// One scan episode: a source's probes of one family (or, distributed, all sources' probes of one target) from its
