@@ -17,9 +17,12 @@ struct FlowTimers {
     /// Buckets per second of packet time. Finer buckets make a sweep look at fewer flows that are not yet due.
     static let bucketsPerSecond = 16.0
 
-    /// The first flow of each non-empty bucket.
-    private var heads: [Int: Unmanaged<Flow>] = [:]
-    /// The keys of buckets, smallest first; a key whose bucket emptied stays until its time and is then skipped.
+    /// The first flow of each bucket, nil for a bucket that emptied before its time. An emptied bucket keeps its entry
+    /// (and its key in `keys`) until its time, so that filing into it again does not push its key a second time: a
+    /// SYN answered by a RST moves its flow out of the bucket it was filed in, and under a scan every probe would
+    /// otherwise add a heap entry that stays until the bucket's time.
+    private var heads: [Int: Unmanaged<Flow>?] = [:]
+    /// The keys of `heads`, smallest first, each once.
     private var keys = IntMinHeap()
     /// Flows filed.
     private(set) var count = 0
@@ -49,14 +52,17 @@ struct FlowTimers {
         let handle = Unmanaged.passUnretained(flow)
         flow.timerKey = key
         flow.timerPrev = nil
-        if let head = heads[key] {
+        switch heads[key] {
+        case .some(.some(let head)):
             flow.timerNext = head
             head._withUnsafeGuaranteedRef { $0.timerPrev = handle }
-        } else {
+        case .some(.none):
+            flow.timerNext = nil
+        case .none:
             flow.timerNext = nil
             keys.push(key)
         }
-        heads[key] = handle
+        heads[key] = .some(handle)
         count += 1
     }
 
@@ -66,10 +72,8 @@ struct FlowTimers {
         let next = flow.timerNext
         if let previous = flow.timerPrev {
             previous._withUnsafeGuaranteedRef { $0.timerNext = next }
-        } else if let next {
-            heads[flow.timerKey] = next
         } else {
-            heads.removeValue(forKey: flow.timerKey)
+            heads[flow.timerKey] = .some(next)
         }
         next?._withUnsafeGuaranteedRef { $0.timerPrev = flow.timerPrev }
         flow.timerKey = Flow.noTimer
@@ -83,7 +87,7 @@ struct FlowTimers {
     mutating func takeDue(upTo key: Int, into due: inout [Unmanaged<Flow>]) {
         while let next = keys.min, next <= key {
             keys.popMin()
-            var cursor = heads.removeValue(forKey: next)
+            var cursor = heads.removeValue(forKey: next) ?? nil
             while let handle = cursor {
                 handle._withUnsafeGuaranteedRef { flow in
                     cursor = flow.timerNext
@@ -96,6 +100,11 @@ struct FlowTimers {
             }
         }
     }
+
+    /// Buckets waiting for their time, emptied ones included.
+    var buckets: Int { heads.count }
+    /// Keys in the heap (each bucket's once).
+    var pendingKeys: Int { keys.count }
 
     /// Forgets every bucket (the flows are being let go all at once).
     mutating func removeAll() {
@@ -110,6 +119,7 @@ struct IntMinHeap {
     private var items: [Int] = []
 
     var min: Int? { items.first }
+    var count: Int { items.count }
 
     mutating func push(_ value: Int) {
         items.append(value)

@@ -109,3 +109,42 @@ struct FlowIndexTests {
         #expect(usable <= 248, "a flow takes \(usable) usable bytes")
     }
 }
+
+@Suite struct FlowTimersTests {
+    private func flow(_ number: Int) -> Flow {
+        let (key, _) = FlowKey.make(
+            source: .v4(0x0A00_0000 | UInt32(number)), sourcePort: 1024, destination: .v4(0x0A00_0001),
+            destinationPort: 80, proto: IPProtocol.tcp, vlan: nil, innerVlan: nil)
+        return Flow(key: key, serial: UInt64(number), origIsLow: true, oneWay: false, start: 0)
+    }
+
+    /// A SYN scan answered by RSTs files each probe's flow in one bucket and moves it out at once (the closed
+    /// timeout is shorter): the bucket's key must enter the heap once, not once per probe.
+    @Test("a bucket emptied and filed again keeps one heap entry; due buckets give back their flows once")
+    func emptiedBucketsDoNotPileUpKeys() {
+        var timers = FlowTimers()
+        let flows = (0..<10_000).map(flow)
+        for flow in flows {
+            timers.file(flow, under: 100)
+            timers.remove(flow)
+            timers.file(flow, under: 200)
+        }
+        #expect(timers.pendingKeys == 2 && timers.buckets == 2 && timers.count == 10_000)
+        var due: [Unmanaged<Flow>] = []
+        timers.takeDue(upTo: 150, into: &due)
+        #expect(due.isEmpty && timers.pendingKeys == 1)
+        timers.takeDue(upTo: 200, into: &due)
+        #expect(due.count == 10_000 && Set(due.map { $0.toOpaque() }).count == 10_000)
+        #expect(timers.count == 0 && timers.pendingKeys == 0 && timers.buckets == 0)
+        #expect(flows.allSatisfy { $0.timerKey == Flow.noTimer && $0.timerNext == nil && $0.timerPrev == nil })
+        // Removing from the middle, the head and the tail of one bucket leaves the rest in it.
+        for flow in flows.prefix(5) { timers.file(flow, under: 300) }
+        timers.remove(flows[2])
+        timers.remove(flows[4])
+        timers.remove(flows[0])
+        due.removeAll()
+        timers.takeDue(upTo: 300, into: &due)
+        #expect(
+            Set(due.map { $0.toOpaque() }) == Set([flows[1], flows[3]].map { Unmanaged.passUnretained($0).toOpaque() }))
+    }
+}
