@@ -220,6 +220,17 @@ def serve_http(port, root, cert=None, key=None):
         cls.context.load_cert_chain(cert, key)
     cls(("127.0.0.1", port), handler).serve_forever()
 
+def serve_stream(port, handle, backlog):
+    """An asyncio TCP server on 127.0.0.1:port with the Ethernet-sized MSS, serving handle for ever."""
+    async def main():
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        limit_mss(sock)
+        sock.bind(("127.0.0.1", port))
+        server = await asyncio.start_server(handle, sock=sock, backlog=backlog)
+        await server.serve_forever()
+    asyncio.run(main())
+
 def serve_echo(port):
     async def handle(reader, writer):
         try:
@@ -230,14 +241,7 @@ def serve_echo(port):
             pass
         finally:
             writer.close()
-    async def main():
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        limit_mss(sock)
-        sock.bind(("127.0.0.1", port))
-        server = await asyncio.start_server(handle, sock=sock, backlog=1024)
-        await server.serve_forever()
-    asyncio.run(main())
+    serve_stream(port, handle, 1024)
 
 def churn(port, stop):
     """Short TCP connections: connect, send a line, read the reply, close; every 16th is reset."""
@@ -304,14 +308,7 @@ def serve_objects(port):
             pass
         finally:
             writer.close()
-    async def main():
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        limit_mss(sock)
-        sock.bind(("127.0.0.1", port))
-        server = await asyncio.start_server(handle, sock=sock, backlog=4096)
-        await server.serve_forever()
-    asyncio.run(main())
+    serve_stream(port, handle, 4096)
 
 def object_size(rng):
     """A web-like response size: mostly small, a few tens of KiB."""
